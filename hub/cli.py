@@ -1,0 +1,125 @@
+"""The `hub` command: run, demo, check-config, version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+
+_LOGGER = logging.getLogger("hub")
+
+DEFAULT_CONFIG_DIR = Path(os.environ.get("MADERAS_CONFIG", "~/.config/maderas-hub")).expanduser()
+STOP_DEADLINE = 5.0  # seconds between SIGTERM and the process exiting, whatever hangs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run one sub-command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"maderas-hub {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _setup_logging(args.log_level)
+    handler = {"run": _cmd_run, "demo": _cmd_demo, "check-config": _cmd_check_config}[args.command]
+    return handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Maderas Hub: the home hub for Ciudad Maderas.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run the hub on a configuration directory")
+    run.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG_DIR, help="configuration directory")
+    demo = sub.add_parser("demo", help="run the hub on its embedded demo configuration (no hardware)")
+    demo.add_argument("--keep", type=Path, default=None, help="use this directory instead of a temporary one")
+    check = sub.add_parser("check-config", help="validate the configuration and print every error")
+    check.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG_DIR, help="configuration directory")
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from .check import check_configuration
+
+    errors = check_configuration(args.config)
+    for error in errors:
+        print(error)
+    if errors:
+        print(f"{len(errors)} error(s) in {args.config}", file=sys.stderr)
+        return 1
+    print(f"configuration in {args.config} is valid")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .config import write_default_config
+
+    config_dir: Path = args.config
+    if write_default_config(config_dir):
+        _LOGGER.info("Wrote a default configuration to %s", config_dir / "configuration.yaml")
+    return asyncio.run(_run_hub(config_dir))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo_config
+
+    if args.keep is not None:
+        write_demo_config(args.keep)
+        return asyncio.run(_run_hub(args.keep))
+    with tempfile.TemporaryDirectory(prefix="maderas-demo-") as tmp:
+        write_demo_config(Path(tmp))
+        _LOGGER.info("Demo configuration in %s (deleted on exit)", tmp)
+        return asyncio.run(_run_hub(Path(tmp)))
+
+
+async def _run_hub(config_dir: Path) -> int:
+    from .runtime import Hub
+
+    hub = Hub(config_dir)
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    def request_stop(signame: str) -> None:
+        if stopping:
+            return
+        _LOGGER.info("Received %s, stopping", signame)
+        stopping.append(loop.create_task(hub.stop(), name="hub:stop"))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_stop, sig.name)
+    try:
+        await hub.start()
+    except Exception as err:  # a clear message instead of a traceback for a person at a terminal
+        _LOGGER.error("The hub could not start: %s", err)
+        return 1
+    for error in hub.config_errors:
+        _LOGGER.error("Configuration: %s", error)
+    _LOGGER.info("Hub ready in %s (%d integrations loaded)", config_dir, _loaded_count(hub))
+    await hub.wait_stopped()
+    return 0
+
+
+def _loaded_count(hub: object) -> int:
+    manager = getattr(hub, "integrations", None)
+    if manager is None:
+        return 0
+    return sum(1 for s in manager.statuses() if s.state == "loaded")
