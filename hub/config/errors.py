@@ -8,6 +8,7 @@ Error tree::
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 
 PathElement = str | int
@@ -89,3 +90,9 @@ class ConfigErrors(Exception):
 
     def __repr__(self) -> str:
         return f"ConfigErrors({len(self.errors)} errors)"
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """Return `` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    close = difflib.get_close_matches(word, [str(c) for c in candidates], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
