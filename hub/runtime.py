@@ -12,8 +12,10 @@ import enum
 import logging
 import time as _time
 from collections.abc import Coroutine
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .bus import EVENT_HUB_STARTED, EVENT_HUB_STOP, Bus
 from .clock import Clock, RealClock
@@ -57,6 +59,8 @@ class Hub:
         self.services = ServiceRegistry(self.bus)
         self.db = Database(db_path or self.config_dir / DB_FILENAME)
         self.state = HubState.not_running
+        self.name = "Maderas Hub"
+        self.time_zone: tzinfo = ZoneInfo("America/Mexico_City")
         self.config: dict[str, Any] = {}
         self.config_errors: list[Any] = []
         self.started_at: float | None = None
@@ -70,6 +74,7 @@ class Hub:
         self.devices: Any = None
         self.config_entries: Any = None
         self.integrations: Any = None
+        self.discovery: Any = None
 
     # -- tasks ----------------------------------------------------------------------------
 

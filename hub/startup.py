@@ -1,9 +1,26 @@
-"""The hub's start and stop sequences (kept apart from the Hub class to keep both small)."""
+"""The hub's start and stop sequences (kept apart from the Hub class to keep both small).
+
+Start: configuration (executor) -> database -> registries -> recorder -> outbox ->
+integrations in dependency order -> config entries. A configuration error disables the
+block it is in, not the hub; a database that cannot be opened stops the start, because a
+hub that cannot persist alarms must not pretend it can.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from .check import CheckResult, validate_configuration
+from .config import CONFIG_FILE, ConfigError, write_default_config
+from .config_entries import ConfigEntries
+from .integrations import IntegrationManager
+from .loader import discover
+from .outbox import Outbox
+from .recorder import Recorder
+from .registry import DeviceRegistry, EntityRegistry
 
 if TYPE_CHECKING:
     from .runtime import Hub
@@ -12,10 +29,86 @@ _LOGGER = logging.getLogger(__name__)
 
 
 async def start_hub(hub: Hub) -> None:
-    """Open storage; later stages are added as the parts land."""
+    """Bring every part up in order; integrations that fail do so alone."""
+    loop = asyncio.get_running_loop()
+    checked = await loop.run_in_executor(None, _load_config, hub)
+    hub.config = checked.config
+    hub.config_errors = checked.errors
+    for error in checked.errors:
+        _LOGGER.error("Configuration: %s", error)
+    core = hub.config.get("hub", {})
+    hub.name = core.get("name", "Maderas Hub")
+    hub.time_zone = ZoneInfo(core.get("time_zone", "America/Mexico_City"))
+    _apply_logger_config(hub.config.get("logger", {}))
+
     await hub.db.start()
+    hub.entities = EntityRegistry(hub.db, hub.bus, clock_time=hub.clock.time)
+    await hub.entities.load()
+    hub.devices = DeviceRegistry(hub.db, hub.bus, hub.entities, clock_time=hub.clock.time)
+    await hub.devices.load()
+
+    rec = hub.config.get("recorder", {})
+    exclude = rec.get("exclude", {})
+    hub.recorder = Recorder(
+        hub.bus,
+        hub.db,
+        clock=hub.clock,
+        commit_interval=_seconds(rec.get("commit_interval", 1.0)),
+        keep_days=rec.get("purge_keep_days", 10),
+        exclude_entities=exclude.get("entities", ()),
+        exclude_domains=exclude.get("domains", ()),
+    )
+    await hub.recorder.start()
+    hub.outbox = Outbox(hub.db, clock=hub.clock, create_task=hub.create_task)
+    await hub.outbox.start()
+
+    hub.integrations = IntegrationManager(hub, hub.discovery.integrations, problems=checked.problems)
+    hub.config_entries = ConfigEntries(hub, hub.integrations)
+    await hub.config_entries.load()
+    domains = checked.configured | set(hub.config_entries.domains())
+    await hub.integrations.setup(domains, hub.config)
 
 
 async def stop_hub(hub: Hub, timeout: float) -> None:
-    """Close storage."""
+    """Unload integrations, then stop the outbox and recorder, then close the database."""
+    if hub.integrations is not None:
+        await _bounded("unloading integrations", hub.integrations.unload_all(timeout), timeout)
+    if hub.config_entries is not None:
+        await _bounded("closing config entries", hub.config_entries.close(), timeout)
+    if hub.outbox is not None:
+        await _bounded("stopping the outbox", hub.outbox.stop(), timeout)
+    if hub.recorder is not None:
+        await _bounded("flushing history", hub.recorder.stop(), timeout)
     await hub.db.stop()
+
+
+def _load_config(hub: Hub) -> CheckResult:
+    """Runs in an executor: discovery and YAML both read files, schemas import modules."""
+    hub.discovery = discover(hub.config_dir)
+    for domain, message in hub.discovery.errors().items():
+        _LOGGER.error("Integration %s: %s", domain, message)
+    if not (hub.config_dir / CONFIG_FILE).exists():
+        write_default_config(hub.config_dir)
+    return validate_configuration(hub.config_dir, hub.discovery)
+
+
+async def _bounded(what: str, coro: Any, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(coro, timeout)
+    except TimeoutError:
+        _LOGGER.error("Stop: %s took longer than %.0f s; going on", what, timeout)
+    except Exception:
+        _LOGGER.exception("Stop: %s failed; going on", what)
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+def _apply_logger_config(block: dict[str, Any]) -> None:
+    """Per-logger levels from the `logger:` block (the root level is the CLI's choice)."""
+    for name, level in block.get("logs", {}).items():
+        logging.getLogger(name).setLevel(level if isinstance(level, int) else str(level).upper())
+
+
+__all__ = ["ConfigError", "start_hub", "stop_hub"]

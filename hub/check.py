@@ -1,0 +1,70 @@
+"""Validating a configuration directory against the integrations it names.
+
+Used by `hub check-config` and by the start sequence (from an executor: this reads files
+and imports the configured integrations to get their CONFIG_SCHEMA).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import CONFIG_FILE, CORE_SCHEMAS, ConfigError, ConfigErrors, check_config, load_configuration
+from .loader import Discovery, config_schema, discover
+
+
+@dataclass
+class CheckResult:
+    """Valid blocks, every error, and per-domain problems for the integration manager."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    errors: list[ConfigError] = field(default_factory=list)
+    configured: set[str] = field(default_factory=set)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def validate_configuration(config_dir: Path, discovery: Discovery) -> CheckResult:
+    """Load configuration.yaml, import the configured integrations' schemas, validate every block."""
+    result = CheckResult()
+    try:
+        raw = load_configuration(config_dir)
+    except ConfigErrors as err:
+        result.errors = list(err.errors)
+        return result
+    schemas: dict[str, Any] = {}
+    for key in raw:
+        domain = str(key)
+        if domain in CORE_SCHEMAS:
+            continue
+        integration = discovery.integrations.get(domain)
+        if integration is None:
+            if domain in discovery.errors():
+                result.configured.add(domain)
+                result.problems[domain] = discovery.errors()[domain]
+            continue  # check_config reports unknown integrations with a suggestion
+        result.configured.add(domain)
+        try:
+            schemas[domain] = config_schema(integration)
+        except Exception as err:  # an integration that cannot even be imported fails alone
+            message = f"integration could not be imported: {type(err).__name__}: {err}"
+            result.errors.append(
+                ConfigError(message, file=CONFIG_FILE, line=raw.key_lines.get(key), path=(domain,), domain=domain)
+            )
+            result.problems[domain] = message
+    known = set(discovery.integrations) | set(discovery.errors())
+    validated, errors = check_config(config_dir, schemas, known)
+    result.config = validated
+    result.errors.extend(errors)
+    for error in errors:
+        domain = error.path[0] if error.path else None
+        if isinstance(domain, str) and domain in result.configured and domain not in validated:
+            result.problems.setdefault(domain, f"invalid configuration: {error}")
+    return result
+
+
+def check_configuration(config_dir: Path) -> list[ConfigError]:
+    """Every error of a configuration directory (for `hub check-config`)."""
+    if not (config_dir / CONFIG_FILE).exists():
+        return [ConfigError(f"{CONFIG_FILE} not found in {config_dir}", file=CONFIG_FILE)]
+    return validate_configuration(config_dir, discover(config_dir)).errors
