@@ -126,10 +126,11 @@ class IntegrationManager:
         self._integrations = dict(integrations)
         self._records: dict[str, _Record] = {d: _Record(d, i) for d, i in self._integrations.items()}
         self._problems = dict(problems or {})
+        # A problem (unusable manifest, configuration block that failed validation) fails the
+        # domain before setup: running it on defaults would ignore what the user wrote.
         for domain, message in self._problems.items():
-            if domain not in self._records:
-                rec = self._records[domain] = _Record(domain, None)
-                rec.state, rec.error = IntegrationState.failed, message
+            rec = self._records.setdefault(domain, _Record(domain, None))
+            rec.state, rec.error = IntegrationState.failed, message
         self._config: dict[str, Any] = {}
         self._waiting: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -135,7 +135,8 @@ class Hub:
         finally:
             for task in list(self._listener_tasks):
                 task.cancel()
-            await self.scope.close(timeout=timeout)
+            # Integrations were unloaded above; this only catches what their unload left behind.
+            await self.scope.close(timeout=0.5)
             self.watchdog.stop()
             self.state = HubState.stopped
             self._stop_event.set()

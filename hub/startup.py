@@ -70,15 +70,26 @@ async def start_hub(hub: Hub) -> None:
 
 
 async def stop_hub(hub: Hub, timeout: float) -> None:
-    """Unload integrations, then stop the outbox and recorder, then close the database."""
+    """Unload integrations, stop the outbox, flush history, close the database, all within `timeout`.
+
+    Integrations get most of the budget; whatever they leave, the recorder flush and the
+    database close still get a share, so history reaches the disk even if an unload hangs.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    reserve = min(1.0, timeout / 4)  # kept back for the outbox, the recorder and the database
+
+    def budget(keep: float) -> float:
+        return max(0.1, deadline - loop.time() - keep)
+
     if hub.integrations is not None:
-        await _bounded("unloading integrations", hub.integrations.unload_all(timeout), timeout)
+        await _bounded("unloading integrations", hub.integrations.unload_all(budget(reserve)), budget(reserve))
     if hub.config_entries is not None:
-        await _bounded("closing config entries", hub.config_entries.close(), timeout)
+        await _bounded("closing config entries", hub.config_entries.close(), budget(reserve))
     if hub.outbox is not None:
-        await _bounded("stopping the outbox", hub.outbox.stop(), timeout)
+        await _bounded("stopping the outbox", hub.outbox.stop(), budget(reserve / 2))
     if hub.recorder is not None:
-        await _bounded("flushing history", hub.recorder.stop(), timeout)
+        await _bounded("flushing history", hub.recorder.stop(), budget(0))
     await hub.db.stop()
 
 
