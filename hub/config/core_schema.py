@@ -126,7 +126,7 @@ RECORDER_SCHEMA = vol.Schema(
     {
         # How much state history a crash may lose: one commit interval (DESIGN: default 1 s).
         vol.Optional("commit_interval", default=timedelta(seconds=1)): vol.All(
-            time_period, period_at_least(timedelta(0))
+            time_period, period_at_least(timedelta(milliseconds=100))
         ),
         vol.Optional("purge_keep_days", default=10): positive_int,
         vol.Optional("exclude", default=lambda: {"entities": [], "domains": []}): {

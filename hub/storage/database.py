@@ -73,21 +73,32 @@ class Database:
 
     async def start(self) -> None:
         """Take the lock file, open (or recover) the database and start the writer thread."""
+        if self._thread is not None:
+            raise DatabaseError(f"database {self.path.name} is already started")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._take_lock()
+        # A fresh queue and flag per start, so a stopped Database can be started again.
+        self._queue = queue.SimpleQueue()
+        self._closed = False
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._thread = threading.Thread(
-            target=self._thread_main, args=(asyncio.get_running_loop(), ready), name=f"db-writer:{self.path.name}"
+        thread = self._thread = threading.Thread(
+            target=self._thread_main, args=(asyncio.get_running_loop(), ready), name=f"db-writer:{self.path.name}",
+            # Daemon: a stop that overran its deadline must not keep the process alive; SQLite's
+            # journal makes an interrupted transaction roll back on the next open.
+            daemon=True,
         )
-        self._thread.start()
+        thread.start()
         try:
             await ready
+            await self.migrate("core", CORE_MIGRATIONS)
         except BaseException:
-            self._thread.join()
+            # Also on cancellation: a writer that did open must be told to stop, or join() never returns.
+            self._closed = True
+            self._queue.put(_STOP)
+            thread.join()
             self._thread = None
             self._release_lock()
             raise
-        await self.migrate("core", CORE_MIGRATIONS)
 
     async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         """Run `fn(db)` on the writer thread in one transaction; resumes after the commit."""
@@ -177,9 +188,12 @@ class Database:
         try:
             return self._connect()
         except sqlite3.DatabaseError as err:
-            if "locked" in str(err):
+            if "locked" in str(err) or "busy" in str(err):
                 raise DatabaseLocked(f"database {self.path} is locked by another process: {err}") from None
-            moved = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            if not _is_corrupt(err):
+                # Cannot open, I/O error, read-only, disk full: the file may be fine, so never move it aside.
+                raise DatabaseError(f"cannot open database {self.path}: {err}") from err
+            moved = self._corrupt_name()
             for suffix in ("", "-wal", "-shm"):
                 src = Path(str(self.path) + suffix)
                 if src.exists():
@@ -188,7 +202,18 @@ class Database:
             _LOGGER.error(
                 "Database %s is corrupt (%s); moved it to %s and started a new one", self.path, err, moved.name
             )
+        try:
             return self._connect()
+        except sqlite3.DatabaseError as err:
+            raise DatabaseCorrupt(f"database {self.path} is unusable even after moving it aside: {err}") from err
+
+    def _corrupt_name(self) -> Path:
+        # rename() silently replaces an existing file: never overwrite an earlier corrupt copy.
+        base = f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+        candidate, n = self.path.with_name(base), 1
+        while candidate.exists():
+            candidate, n = self.path.with_name(f"{base}-{n}"), n + 1
+        return candidate
 
     def _connect(self) -> sqlite_utils.Database:
         # Autocommit mode: the writer loop opens and commits each transaction itself.
@@ -201,7 +226,7 @@ class Database:
             conn.execute("PRAGMA foreign_keys=ON")
             row = conn.execute("PRAGMA quick_check").fetchone()
             if row is None or row[0] != "ok":
-                raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no result'}")
+                raise _QuickCheckFailed(f"integrity check failed: {row[0] if row else 'no result'}")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
             )
@@ -232,6 +257,19 @@ class Database:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+class _QuickCheckFailed(sqlite3.DatabaseError):
+    """The file opened, but SQLite's own quick check found damage."""
+
+
+def _is_corrupt(err: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file itself is damaged (not that it cannot be reached)."""
+    if isinstance(err, _QuickCheckFailed):
+        return True
+    code = getattr(err, "sqlite_errorcode", None)
+    # Extended result codes keep the primary code in the low byte.
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
