@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
 import time as _time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from random import getrandbits as _getrandbits
 from typing import Any
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,8 +38,12 @@ _EMPTY: Mapping[str, Any] = {}
 
 
 def new_id() -> str:
-    """A 26-character id that sorts by creation time (ms timestamp + 80 random bits)."""
-    return f"{int(_time.time() * 1000):012x}{int.from_bytes(os.urandom(7), 'big'):014x}"
+    """A 26-character id that sorts by creation time (48-bit ms timestamp + 56 random bits).
+
+    Ids trace causes; they are not secrets, so the random part comes from `random` (no
+    system call; reseeded in forked children) rather than os.urandom.
+    """
+    return ((int(_time.time() * 1000) << 56) | _getrandbits(56)).to_bytes(13, "big").hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +113,11 @@ class Event:
 
 
 class _Registration:
-    __slots__ = ("func", "event_filter", "owner", "is_coro", "once", "active")
+    __slots__ = ("func", "event_filter", "owner", "is_coro", "once", "active", "inline", "group")
 
-    def __init__(self, func: Listener, event_filter: EventFilter | None, owner: str | None, once: bool) -> None:
+    def __init__(
+        self, func: Listener, event_filter: EventFilter | None, owner: str | None, once: bool, group: str
+    ) -> None:
         self.func = func
         self.event_filter = event_filter
         self.owner = owner
@@ -120,6 +126,8 @@ class _Registration:
         )
         self.once = once
         self.active = True
+        self.inline = not self.is_coro and not once  # plain sync listener: called straight from fire
+        self.group = group  # the event type it was registered under (MATCH_ALL for match-all)
 
 
 class Bus:
@@ -141,7 +149,7 @@ class Bus:
         owner: str | None = None,
     ) -> Callable[[], None]:
         """Call `listener(event)` for each event of `event_type` (or MATCH_ALL); returns unlisten."""
-        return self._add(event_type, _Registration(listener, event_filter, owner, once=False))
+        return self._add(event_type, _Registration(listener, event_filter, owner, False, event_type))
 
     def listen_once(
         self,
@@ -152,7 +160,7 @@ class Bus:
         owner: str | None = None,
     ) -> Callable[[], None]:
         """Like `listen`, but removed after the first matching event."""
-        return self._add(event_type, _Registration(listener, event_filter, owner, once=True))
+        return self._add(event_type, _Registration(listener, event_filter, owner, True, event_type))
 
     def _add(self, event_type: str, reg: _Registration) -> Callable[[], None]:
         if event_type == MATCH_ALL:
@@ -190,50 +198,65 @@ class Bus:
         *,
         context: Context | None = None,
         origin: EventOrigin = EventOrigin.local,
+        time_fired: float | None = None,
     ) -> None:
-        """Deliver an event now to every listener of its type and to match-all listeners."""
-        regs = self._listeners.get(event_type, ())
-        match_all = self._match_all
-        if not regs and not match_all:
-            return
-        self._deliver(Event(event_type, data, origin, self._time(), context), regs, match_all)
+        """Deliver an event now to every listener of its type and to match-all listeners.
 
-    def fire_event(self, event: Event) -> None:
-        """Deliver an already-built event (used by the state machine)."""
-        regs = self._listeners.get(event.event_type, ())
-        if regs or self._match_all:
-            self._deliver(event, regs, self._match_all)
-
-    def _deliver(
-        self, event: Event, regs: tuple[_Registration, ...], match_all: tuple[_Registration, ...]
-    ) -> None:
-        for group in (regs, match_all):
-            for reg in group:
-                if reg.event_filter is not None:
-                    try:
-                        if not reg.event_filter(event.data):
-                            continue
-                    except Exception:  # a broken filter must not break the bus
-                        _LOGGER.exception("Event filter of %s for %s raised", reg.owner or "hub", event.event_type)
+        `time_fired` defaults to the clock's now; the state machine passes the state's own
+        `last_updated` so both carry the same instant.
+        """
+        regs = self._listeners.get(event_type)
+        if regs is None:
+            regs = self._match_all
+            if not regs:
+                return
+        elif self._match_all:
+            regs = regs + self._match_all
+        if data is None:
+            data = _EMPTY
+        # Filters see only the data, so the Event is built once the first listener accepts:
+        # the common case of a filter rejecting (trackers, per-entity listeners) stays cheap.
+        event: Event | None = None
+        for reg in regs:
+            if (event_filter := reg.event_filter) is not None:
+                try:
+                    if not event_filter(data):
                         continue
-                if reg.once:
-                    if not reg.active:
-                        continue
-                    self._remove(event.event_type if group is regs else MATCH_ALL, reg)
-                if reg.is_coro:
-                    self._task_factory(
-                        _guard(reg, event), f"listener:{reg.owner or 'hub'}:{event.event_type}"
-                    )
+                except Exception:  # a broken filter must not break the bus
+                    _LOGGER.exception("Event filter of %s for %s raised", reg.owner or "hub", event_type)
                     continue
+            if event is None:
+                event = Event(event_type, data, origin, self._time() if time_fired is None else time_fired, context)
+            if reg.inline:
                 try:
                     reg.func(event)
                 except Exception:
-                    _LOGGER.exception(
-                        "Listener %s of integration %s raised on %s",
-                        getattr(reg.func, "__qualname__", reg.func),
-                        reg.owner or "hub",
-                        event.event_type,
-                    )
+                    _log_listener_error(reg, event)
+            else:
+                self._run_special(reg, event)
+
+    def _run_special(self, reg: _Registration, event: Event) -> None:
+        """A once-listener or a coroutine listener (the slow path of delivery)."""
+        if reg.once:
+            if not reg.active:
+                return
+            self._remove(reg.group, reg)
+        if reg.is_coro:
+            self._task_factory(_guard(reg, event), f"listener:{reg.owner or 'hub'}:{event.event_type}")
+            return
+        try:
+            reg.func(event)
+        except Exception:
+            _log_listener_error(reg, event)
+
+
+def _log_listener_error(reg: _Registration, event: Event) -> None:
+    _LOGGER.exception(
+        "Listener %s of integration %s raised on %s",
+        getattr(reg.func, "__qualname__", reg.func),
+        reg.owner or "hub",
+        event.event_type,
+    )
 
 
 async def _guard(reg: _Registration, event: Event) -> None:
@@ -242,12 +265,7 @@ async def _guard(reg: _Registration, event: Event) -> None:
     except asyncio.CancelledError:
         raise
     except Exception:
-        _LOGGER.exception(
-            "Listener %s of integration %s raised on %s",
-            getattr(reg.func, "__qualname__", reg.func),
-            reg.owner or "hub",
-            event.event_type,
-        )
+        _log_listener_error(reg, event)
 
 
 _background: set[asyncio.Task[Any]] = set()

@@ -181,6 +181,12 @@ class Recorder:
             _LOGGER.error("Recorder stopped with %d rows not written: %s", len(self._queue), err)
             self._queue.clear()
 
+    async def wait_for_purge(self) -> None:
+        """Wait until a background (scheduled) purge, if one is running, has finished."""
+        task = self._purge_task
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+
     def _on_event(self, event: Event) -> None:
         etype = event.event_type
         if etype in self._exclude_event_types:
