@@ -57,9 +57,9 @@ def validate_configuration(config_dir: Path, discovery: Discovery) -> CheckResul
     result.config = validated
     result.errors.extend(errors)
     for error in errors:
-        domain = error.path[0] if error.path else None
-        if isinstance(domain, str) and domain in result.configured and domain not in validated:
-            result.problems.setdefault(domain, f"invalid configuration: {error}")
+        head = error.path[0] if error.path else None
+        if isinstance(head, str) and head in result.configured and head not in validated:
+            result.problems.setdefault(head, f"invalid configuration: {error}")
     return result
 
 

@@ -182,7 +182,7 @@ class RealClock(Clock):
     """The clock of the running process, scheduling on the asyncio loop."""
 
     # The builtin itself, not a method wrapping it: the bus calls this once per event.
-    time = staticmethod(_time.time)  # type: ignore[assignment]
+    time = staticmethod(_time.time)
 
     def monotonic(self) -> float:
         return asyncio.get_running_loop().time()

@@ -151,7 +151,7 @@ class ServiceRegistry:
 def _validation_error(name: str, err: vol.Invalid) -> ServiceValidationError:
     """Turn the first voluptuous error into one that names the offending field."""
     first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
-    path = tuple(first.path)
+    path = tuple(p if isinstance(p, int) else str(p) for p in first.path)
     message = first.error_message or str(first)
     if message == "extra keys not allowed":
         message = "unknown field"

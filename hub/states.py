@@ -55,7 +55,7 @@ class ReadOnlyDict(dict[str, Any]):
     def _readonly(self, *_: Any, **__: Any) -> Any:
         raise TypeError("state attributes are read-only; set a new state instead")
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly
 
 
 class State:
