@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import CONFIG_FILE, CORE_SCHEMAS, ConfigError, ConfigErrors, check_config, load_configuration
+from .config import CONFIG_FILE, CORE_SCHEMAS, ConfigError, ConfigErrors, check_config, load_yaml_partial
+from .config.yaml_loader import first_failure
 from .loader import Discovery, config_schema, discover
 
 
@@ -28,7 +29,7 @@ def validate_configuration(config_dir: Path, discovery: Discovery) -> CheckResul
     """Load configuration.yaml, import the configured integrations' schemas, validate every block."""
     result = CheckResult()
     try:
-        raw = load_configuration(config_dir)
+        raw, _ = load_yaml_partial(config_dir / CONFIG_FILE, config_dir=config_dir)
     except ConfigErrors as err:
         result.errors = list(err.errors)
         return result
@@ -60,6 +61,13 @@ def validate_configuration(config_dir: Path, discovery: Discovery) -> CheckResul
         head = error.path[0] if error.path else None
         if isinstance(head, str) and head in result.configured and head not in validated:
             result.problems.setdefault(head, f"invalid configuration: {error}")
+    for domain in result.configured - set(validated) - set(result.problems):
+        # Left out because a !secret, !include or !env_var in its block did not resolve.
+        marker = first_failure(raw.get(domain))
+        reason = next(
+            (e for e in errors if marker is not None and (e.file, e.line) == (marker.file, marker.line)), None
+        )
+        result.problems[domain] = f"invalid configuration: {reason or 'its block could not be loaded'}"
     return result
 
 

@@ -22,7 +22,9 @@ from .yaml_loader import (
     NodeList,
     NodeStr,
     SecretStr,
+    contains_failure,
     load_yaml,
+    load_yaml_partial,
     redacted,
 )
 
@@ -68,14 +70,16 @@ def check_config(
     None accepts any mapping.
     """
     try:
-        config = load_configuration(config_dir, environ=environ)
+        config, load_errors = load_yaml_partial(Path(config_dir) / CONFIG_FILE, config_dir=config_dir, environ=environ)
     except ConfigErrors as exc:
         return {}, exc.errors
     known = {*known_domains, *integration_schemas}
     validated: dict[str, Any] = {}
-    errors: list[ConfigError] = []
+    errors: list[ConfigError] = list(load_errors)
     for key, block in config.items():
         name, line = str(key), config.key_lines.get(key)
+        if contains_failure(block):
+            continue  # a secret, include or variable in it did not resolve: already reported
         if not isinstance(key, str) or (name not in CORE_SCHEMAS and name not in known):
             suggestion = did_you_mean(name, [*CORE_SCHEMAS, *sorted(known)])
             errors.append(

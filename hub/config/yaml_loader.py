@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -227,9 +227,60 @@ def _construct_env_var(loader: _Loader, node: Node) -> NodeStr | None:
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 _Loader.add_constructor("tag:yaml.org,2002:str", _construct_str)
-_Loader.add_constructor("!secret", _construct_secret)
-_Loader.add_constructor("!include", _construct_include)
-_Loader.add_constructor("!env_var", _construct_env_var)
+class LoadFailed:
+    """Stands where a !secret, !include or !env_var could not be resolved; its error is recorded.
+
+    Keeping a marker in the tree (rather than failing the whole file) lets the hub drop only
+    the top-level block that contains it and run every other block.
+    """
+
+    __slots__ = ("file", "line")
+
+    def __init__(self, file: str | None, line: int | None) -> None:
+        self.file = file
+        self.line = line
+
+    def __repr__(self) -> str:
+        return "<not loaded>"
+
+
+def _or_failed(construct: Callable[[_Loader, Node], Any]) -> Callable[[_Loader, Node], Any]:
+    """Turn a tag constructor that recorded an error into a LoadFailed marker."""
+
+    def wrapper(loader: _Loader, node: Node) -> Any:
+        before = len(loader.context.errors)
+        value = construct(loader, node)
+        if len(loader.context.errors) > before:
+            return LoadFailed(loader.label, _line(node))
+        return value
+
+    return wrapper
+
+
+def first_failure(value: Any) -> LoadFailed | None:
+    """The first LoadFailed marker inside a loaded value, or None."""
+    if isinstance(value, LoadFailed):
+        return value
+    children: Any = ()
+    if isinstance(value, dict):
+        children = (x for kv in value.items() for x in kv)
+    elif isinstance(value, list):
+        children = value
+    for child in children:
+        found = first_failure(child)
+        if found is not None:
+            return found
+    return None
+
+
+def contains_failure(value: Any) -> bool:
+    """Whether a loaded value holds a LoadFailed marker anywhere inside it."""
+    return first_failure(value) is not None
+
+
+_Loader.add_constructor("!secret", _or_failed(_construct_secret))
+_Loader.add_constructor("!include", _or_failed(_construct_include))
+_Loader.add_constructor("!env_var", _or_failed(_construct_env_var))
 
 _BROKEN = object()  # secrets.yaml exists but could not be read: report that once, not per secret
 
@@ -359,17 +410,31 @@ class _LoadContext:
 
 def load_yaml(path: Path | str, *, config_dir: Path | str, environ: Mapping[str, str] | None = None) -> NodeDict:
     """Load a configuration file whose top level is a mapping; raise ConfigErrors listing every problem."""
+    data, errors = load_yaml_partial(path, config_dir=config_dir, environ=environ)
+    if errors:
+        raise ConfigErrors(errors)
+    return data
+
+
+def load_yaml_partial(
+    path: Path | str, *, config_dir: Path | str, environ: Mapping[str, str] | None = None
+) -> tuple[NodeDict, list[ConfigError]]:
+    """Load like `load_yaml`, but keep what loaded: unresolved tags become LoadFailed markers.
+
+    Raises ConfigErrors only when the file itself cannot be parsed into a mapping.
+    """
     path = Path(path)
     context = _LoadContext(Path(config_dir), environ)
     data = context.load_file(path)
-    if context.errors:
+    if data is None and context.errors:
         raise ConfigErrors(context.errors)
     label = context.label(path)
     if data is None:
         empty = NodeDict()
         empty.file, empty.line = label, 1
-        return empty
+        return empty, []
     if not isinstance(data, NodeDict):
         line = getattr(data, "line", 1)
-        raise ConfigErrors([ConfigError("the top level must be a mapping of names to settings", file=label, line=line)])
-    return data
+        problem = ConfigError("the top level must be a mapping of names to settings", file=label, line=line)
+        raise ConfigErrors([*context.errors, problem])
+    return data, context.errors

@@ -177,3 +177,21 @@ async def test_watchdog_reports_a_blocked_loop(caplog: pytest.LogCaptureFixture)
         assert "Event loop was blocked for" in caplog.text
     finally:
         watchdog.stop()
+
+
+async def test_missing_secret_fails_only_its_integration(tmp_path: Path, clock: ManualClock) -> None:
+    write_integration(tmp_path, "cistern", WORKS)
+    write_integration(tmp_path, "gas", "async def async_setup(hub, config):\n    hub.states.set('sensor.gas_ok', 1)\n")
+    (tmp_path / "secrets.yaml").write_text("other: x\n")
+    (tmp_path / "configuration.yaml").write_text("cistern:\n  level: 70\ngas:\n  token: !secret gas_token\n")
+    hub = Hub(tmp_path, clock=clock)
+    await hub.start()
+    try:
+        assert [str(e) for e in hub.config_errors] == ["configuration.yaml:4: secret 'gas_token' is not defined in secrets.yaml"]
+        assert hub.integrations.status("cistern").state is IntegrationState.loaded
+        gas = hub.integrations.status("gas")
+        assert gas.state is IntegrationState.failed
+        assert gas.error == "invalid configuration: configuration.yaml:4: secret 'gas_token' is not defined in secrets.yaml"
+        assert "sensor.gas_ok" not in hub.states
+    finally:
+        await hub.stop()

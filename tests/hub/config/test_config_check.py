@@ -165,3 +165,24 @@ def test_default_config_keeps_existing_secrets(write: WriteFile, tmp_path: Path)
     write(SECRETS_FILE, "pin: '1234'\n")
     assert write_default_config(tmp_path) is True
     assert (tmp_path / SECRETS_FILE).read_text(encoding="utf-8") == "pin: '1234'\n"
+
+
+def test_missing_secret_disables_only_its_block(tmp_path: Path) -> None:
+    (tmp_path / "secrets.yaml").write_text("receiver_key: abcdefghijklmnop\n")
+    (tmp_path / "configuration.yaml").write_text(
+        "alpha:\n  token: !secret supplier_tokn\n"
+        "beta:\n  key: !secret receiver_key\n"
+        "recorder:\n  purge_keep_days: 3\n"
+    )
+    validated, errors = check_config(tmp_path, {"alpha": None, "beta": None}, set())
+    assert [str(e) for e in errors] == ["configuration.yaml:2: secret 'supplier_tokn' is not defined in secrets.yaml"]
+    assert "alpha" not in validated
+    assert validated["beta"]["key"] == "abcdefghijklmnop"
+    assert validated["recorder"]["purge_keep_days"] == 3
+
+
+def test_missing_include_disables_only_its_block(tmp_path: Path) -> None:
+    (tmp_path / "configuration.yaml").write_text("alpha: !include alpha.yaml\nbeta:\n  x: 1\n")
+    validated, errors = check_config(tmp_path, {"alpha": None, "beta": None}, set())
+    assert [str(e) for e in errors] == ["configuration.yaml:1: cannot include 'alpha.yaml': file not found"]
+    assert "alpha" not in validated and validated["beta"] == {"x": 1}
