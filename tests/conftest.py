@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.clock import ManualClock
+from hub.loader import CUSTOM_DIR
 from hub.runtime import Hub
 
 IN_CI = os.environ.get("CI") == "true"
@@ -59,6 +61,14 @@ async def _no_leaked_tasks() -> AsyncIterator[None]:
         task.cancel()
     if leaked:
         pytest.fail(f"test leaked tasks: {sorted(t.get_name() for t in leaked)}")
+
+
+@pytest.fixture(autouse=True)
+def _forget_custom_modules() -> Iterator[None]:
+    """Custom integrations of one test's config directory must not leak into the next test."""
+    yield
+    for name in [n for n in sys.modules if n == CUSTOM_DIR or n.startswith(CUSTOM_DIR + ".")]:
+        del sys.modules[name]
 
 
 @pytest.fixture

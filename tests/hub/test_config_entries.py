@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -45,13 +45,6 @@ async def async_unload_entry(hub, entry):
     UNLOADED.append(entry.data["station"])
     hub.states.remove(f"sensor.weather_{entry.data['station']}")
 '''
-
-
-@pytest.fixture(autouse=True)
-def _forget_custom_modules() -> Iterator[None]:
-    yield
-    for name in [n for n in sys.modules if n == CUSTOM_DIR or n.startswith(CUSTOM_DIR + ".")]:
-        del sys.modules[name]
 
 
 @pytest.fixture

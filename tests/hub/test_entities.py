@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 

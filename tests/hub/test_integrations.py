@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +62,6 @@ async def async_unload(hub):
     if CONFIG["hang_unload"]:
         await asyncio.sleep(3600)
 '''
-
-
-@pytest.fixture(autouse=True)
-def _forget_custom_modules() -> Iterator[None]:
-    yield
-    for name in [n for n in sys.modules if n == CUSTOM_DIR or n.startswith(CUSTOM_DIR + ".")]:
-        del sys.modules[name]
 
 
 @pytest.fixture

@@ -47,13 +47,6 @@ def fake(domain: str, deps: tuple[str, ...] = (), after: tuple[str, ...] = (), *
     )
 
 
-@pytest.fixture(autouse=True)
-def _forget_custom_modules() -> Iterator[None]:
-    yield
-    for name in [n for n in sys.modules if n == CUSTOM_DIR or n.startswith(CUSTOM_DIR + ".")]:
-        del sys.modules[name]
-
-
 @pytest.fixture
 def builtin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
     """A throw-away package standing in for `integrations` (unique name, on sys.path)."""

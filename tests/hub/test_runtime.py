@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +30,6 @@ RAISES = '''
 async def async_setup(hub, config):
     raise RuntimeError("the wiring is wrong")
 '''
-
-
-@pytest.fixture(autouse=True)
-def _forget_custom_modules() -> Iterator[None]:
-    yield
-    for name in [n for n in sys.modules if n == CUSTOM_DIR or n.startswith(CUSTOM_DIR + ".")]:
-        del sys.modules[name]
 
 
 def write_integration(config_dir: Path, domain: str, code: str, **manifest: object) -> None:
