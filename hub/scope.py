@@ -162,11 +162,13 @@ class ScopedServices:
         *,
         supports_response: SupportsResponse = SupportsResponse.NONE,
         description: str = "",
+        resident: bool = False,
     ) -> Callable[[], None]:
-        """Register a service owned by this scope."""
+        """Register a service owned by this scope (`resident=True`: residents may call it)."""
         unregister = self._services.register(
             domain, service, handler, schema,
             supports_response=supports_response, owner=self._scope.name, description=description,
+            resident=resident,
         )
         self._scope.on_close(unregister)
         return unregister

@@ -48,6 +48,7 @@ class _Service:
     supports_response: SupportsResponse
     owner: str | None
     description: str
+    resident: bool
 
 
 class ServiceRegistry:
@@ -67,12 +68,19 @@ class ServiceRegistry:
         supports_response: SupportsResponse = SupportsResponse.NONE,
         owner: str | None = None,
         description: str = "",
+        resident: bool = False,
     ) -> Callable[[], None]:
-        """Register `domain.service`; returns a callable that removes it again."""
+        """Register `domain.service`; returns a callable that removes it again.
+
+        `resident=True` lets users with the resident role call it (arm/disarm, acknowledge,
+        approve an order); by default only administrators may.
+        """
         domain, service = domain.lower(), service.lower()
         if schema is not None and not isinstance(schema, vol.Schema):
             schema = vol.Schema(schema)
-        entry = _Service(handler, schema, supports_response, owner, description or (handler.__doc__ or "").strip())
+        entry = _Service(
+            handler, schema, supports_response, owner, description or (handler.__doc__ or "").strip(), resident
+        )
         self._services.setdefault(domain, {})[service] = entry
 
         def unregister() -> None:
@@ -93,6 +101,11 @@ class ServiceRegistry:
         """Whether `domain.service` is registered."""
         return service.lower() in self._services.get(domain.lower(), {})
 
+    def resident_allowed(self, domain: str, service: str) -> bool:
+        """Whether users with the resident role may call `domain.service`."""
+        svc = self._services.get(domain.lower(), {}).get(service.lower())
+        return svc is not None and svc.resident
+
     def describe(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Every service with its fields and response support, for the API and the dashboard."""
         out: dict[str, dict[str, dict[str, Any]]] = {}
@@ -106,6 +119,7 @@ class ServiceRegistry:
                     "fields": fields,
                     "response": svc.supports_response.value,
                     "owner": svc.owner,
+                    "resident": svc.resident,
                 }
         return out
 

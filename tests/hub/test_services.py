@@ -79,6 +79,14 @@ def test_describe_lists_fields(registry: ServiceRegistry) -> None:
     registry.register("alarm_panel", "arm", arm, ARM_SCHEMA, owner="alarm_panel")
     assert registry.describe() == {
         "alarm_panel": {
-            "arm": {"description": "Arm the panel.", "fields": ["code", "mode"], "response": "none", "owner": "alarm_panel"}
+            "arm": {"description": "Arm the panel.", "fields": ["code", "mode"], "response": "none", "owner": "alarm_panel", "resident": False}
         }
     }
+
+
+def test_resident_flag(registry: ServiceRegistry) -> None:
+    registry.register("alarm_panel", "disarm", lambda call: None, resident=True)
+    registry.register("hub", "restart", lambda call: None)
+    assert registry.resident_allowed("alarm_panel", "disarm") is True
+    assert registry.resident_allowed("hub", "restart") is False
+    assert registry.resident_allowed("no", "such") is False
