@@ -1,4 +1,4 @@
-"""The `hub` command: run, demo, check-config, version."""
+"""The `hub` command: run, demo, check-config, user, version."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cli_user
 
 _LOGGER = logging.getLogger("hub")
 
@@ -31,7 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     _setup_logging(args.log_level)
-    handler = {"run": _cmd_run, "demo": _cmd_demo, "check-config": _cmd_check_config}[args.command]
+    handler = {"run": _cmd_run, "demo": _cmd_demo, "check-config": _cmd_check_config, "user": cli_user.run}[
+        args.command
+    ]
     return handler(args)
 
 
@@ -46,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", type=Path, default=None, help="use this directory instead of a temporary one")
     check = sub.add_parser("check-config", help="validate the configuration and print every error")
     check.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG_DIR, help="configuration directory")
+    cli_user.add_parser(sub, DEFAULT_CONFIG_DIR)
     return parser
 
 
@@ -113,9 +116,19 @@ async def _run_hub(config_dir: Path) -> int:
         return 1
     for error in hub.config_errors:
         _LOGGER.error("Configuration: %s", error)
-    _LOGGER.info("Hub ready in %s (%d integrations loaded)", config_dir, _loaded_count(hub))
+    _LOGGER.info("Hub ready in %s (%d integrations loaded)%s", config_dir, _loaded_count(hub), _where(hub))
     await hub.wait_stopped()
     return 0
+
+
+def _where(hub: object) -> str:
+    """' on http://HOST:PORT', or why the dashboard is not served."""
+    http = getattr(hub, "http", None)
+    if http is None:
+        return ""
+    if not http.running:
+        return f"; dashboard and API not available: {http.error}"
+    return f" on {http.url}"
 
 
 def _loaded_count(hub: object) -> int:

@@ -216,6 +216,10 @@ class Database:
         return candidate
 
     def _connect(self) -> sqlite_utils.Database:
+        # The file holds token signing keys and password hashes: readable by the hub's user only.
+        # SQLite gives the -wal and -shm files the same permissions as the database file.
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         # Autocommit mode: the writer loop opens and commits each transaction itself.
         conn = sqlite3.connect(
             self.path, check_same_thread=False, timeout=self.busy_timeout, isolation_level=None

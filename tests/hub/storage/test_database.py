@@ -211,3 +211,14 @@ async def test_cancelled_start_stops_the_writer_and_releases_the_lock(path: Path
 async def test_wal_and_full_synchronous_are_on(db: Database) -> None:
     assert await db.run(lambda d: d.execute("PRAGMA journal_mode").fetchone()[0]) == "wal"
     assert await db.run(lambda d: d.execute("PRAGMA synchronous").fetchone()[0]) == 2  # FULL
+
+
+async def test_new_database_file_is_private(tmp_path: Path) -> None:
+    db = Database(tmp_path / "private.db")
+    await db.start()
+    try:
+        await db.run(lambda d: d.execute("CREATE TABLE t (x)"))
+        assert (tmp_path / "private.db").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "private.db-wal").stat().st_mode & 0o777 == 0o600
+    finally:
+        await db.stop()
