@@ -75,6 +75,8 @@ class Hub:
         self.config_entries: Any = None
         self.integrations: Any = None
         self.discovery: Any = None
+        self.auth: Any = None  # hub.auth.AuthManager
+        self.http: Any = None  # hub.http.HttpServer, started last and stopped first
 
     # -- tasks ----------------------------------------------------------------------------
 

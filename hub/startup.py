@@ -1,9 +1,10 @@
 """The hub's start and stop sequences (kept apart from the Hub class to keep both small).
 
-Start: configuration (executor) -> database -> registries -> recorder -> outbox ->
-integrations in dependency order -> config entries. A configuration error disables the
-block it is in, not the hub; a database that cannot be opened stops the start, because a
-hub that cannot persist alarms must not pretend it can.
+Start: configuration (executor) -> database -> registries -> users and tokens -> recorder ->
+outbox -> integrations in dependency order -> config entries -> HTTP server. Stop begins with
+the HTTP server, so no request or websocket sees a half-stopped hub. A configuration error
+disables the block it is in, not the hub; a database that cannot be opened stops the start,
+because a hub that cannot persist alarms must not pretend it can.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from .auth import AuthManager
 from .check import CheckResult, validate_configuration
 from .config import CONFIG_FILE, ConfigError, write_default_config
+from .config.core_schema import DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT
 from .config_entries import ConfigEntries
+from .http import HttpServer
 from .integrations import IntegrationManager
 from .loader import discover
 from .outbox import Outbox
@@ -46,6 +50,9 @@ async def start_hub(hub: Hub) -> None:
     await hub.entities.load()
     hub.devices = DeviceRegistry(hub.db, hub.bus, hub.entities, clock_time=hub.clock.time)
     await hub.devices.load()
+    http = hub.config.get("http", {})
+    hub.auth = AuthManager(hub.db, clock=hub.clock, trusted_networks=tuple(http.get("trusted_networks", ())))
+    await hub.auth.load()
 
     rec = hub.config.get("recorder", {})
     exclude = rec.get("exclude", {})
@@ -68,6 +75,11 @@ async def start_hub(hub: Hub) -> None:
     domains = checked.configured | set(hub.config_entries.domains())
     await hub.integrations.setup(domains, hub.config)
 
+    hub.http = HttpServer(
+        hub, host=http.get("server_host", DEFAULT_SERVER_HOST), port=http.get("server_port", DEFAULT_SERVER_PORT)
+    )
+    await hub.http.start()
+
 
 async def stop_hub(hub: Hub, timeout: float) -> None:
     """Unload integrations, stop the outbox, flush history, close the database, all within `timeout`.
@@ -82,6 +94,8 @@ async def stop_hub(hub: Hub, timeout: float) -> None:
     def budget(keep: float) -> float:
         return max(0.1, deadline - loop.time() - keep)
 
+    if hub.http is not None:
+        await _bounded("stopping the HTTP server", hub.http.stop(), min(2.0, budget(reserve) / 2))
     if hub.integrations is not None:
         await _bounded("unloading integrations", hub.integrations.unload_all(budget(reserve)), budget(reserve))
     if hub.config_entries is not None:

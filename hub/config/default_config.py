@@ -51,7 +51,7 @@ logger:
 http:
   server_host: 127.0.0.1
   server_port: 8123
-  # Networks whose devices may open the dashboard without logging in.
+  # Networks exempt from the per-address login lockout (they still log in).
   trusted_networks: []
   #   - 192.168.1.0/24
 
