@@ -1,0 +1,73 @@
+// #/settings: the user's own name, language and password, and what the hub says about itself.
+import { h, field, actionButton, busy } from '../dom.js';
+import * as api from '../api.js';
+import { t, getLanguage } from '../i18n.js';
+import { pageTitle, section, notice, dl } from '../components/ui.js';
+import { languageSelect } from '../components/header.js';
+
+export const titleKey = 'settings.title';
+
+export async function mount(main, app) {
+  const me = app.me || (await api.get('/api/me'));
+
+  // ---- profile: name and language ----
+  const profileMsg = notice({ role: 'status', testid: 'profile-message' });
+  const name = h('input', { name: 'profile_name', value: me.name || '', autocomplete: 'name', testid: 'settings-name' });
+  const language = languageSelect({ name: 'profile_language', testid: 'settings-language' });
+  const saveProfile = actionButton({ type: 'submit', class: 'btn-primary', testid: 'settings-save' }, t('common.save'));
+  const profile = h('form', { class: 'form', novalidate: true },
+    dl([[t('users.username'), h('code', {}, me.username)], [t('users.role'), t(`role.${me.role}`)]]),
+    field(t('settings.name'), name), field(t('settings.language'), language, t('settings.language_hint')),
+    profileMsg.el, h('div', { class: 'actions' }, saveProfile));
+  // The language applies at once, like the switch in the header (which also saves it).
+  language.addEventListener('change', () => app.changeLanguage(language.value));
+  profile.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    profileMsg.clear();
+    await busy(saveProfile, async () => {
+      try {
+        const updated = await api.patch('/api/me', { name: name.value.trim(), language: getLanguage() });
+        app.me = { ...app.me, ...(updated || {}), name: name.value.trim(), language: getLanguage() };
+        profileMsg.show(t('settings.saved'), 'ok');
+      } catch (err) { profileMsg.show(err, 'error'); }
+    });
+  });
+
+  // ---- password ----
+  const pwMsg = notice({ role: 'status', testid: 'password-message' });
+  const current = h('input', { name: 'current_password', type: 'password', autocomplete: 'current-password', testid: 'settings-current-password' });
+  const next = h('input', { name: 'new_password', type: 'password', autocomplete: 'new-password', testid: 'settings-new-password' });
+  const next2 = h('input', { name: 'new_password2', type: 'password', autocomplete: 'new-password', testid: 'settings-new-password2' });
+  const savePw = actionButton({ type: 'submit', class: 'btn-primary', testid: 'settings-password-save' }, t('settings.change_password'));
+  const pwForm = h('form', { class: 'form', novalidate: true },
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: me.username, hidden: true }), // lets password managers pair the new password
+    field(t('settings.current_password'), current), field(t('settings.new_password'), next), field(t('settings.new_password2'), next2),
+    pwMsg.el, h('div', { class: 'actions' }, savePw));
+  pwForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    pwMsg.clear();
+    if (!current.value || !next.value) { pwMsg.show(t('form.required'), 'error'); return; }
+    if (next.value !== next2.value) { pwMsg.show(t('onboarding.mismatch'), 'error'); next2.focus(); return; }
+    await busy(savePw, async () => {
+      try {
+        await api.patch('/api/me', { password: next.value, current_password: current.value });
+        current.value = next.value = next2.value = '';
+        pwMsg.show(t('settings.password_changed'), 'ok');
+      } catch (err) { pwMsg.show(err, 'error'); }
+    });
+  });
+
+  // ---- hub ----
+  const hubBox = h('div', { testid: 'hub-info' });
+  main.append(pageTitle('settings.title'),
+    section('settings.profile', profile),
+    section('settings.password', pwForm),
+    section('settings.hub', hubBox));
+  try {
+    const hub = await api.get('/api/');
+    app.hub = hub;
+    hubBox.append(dl([[t('settings.hub_name'), hub.name], [t('settings.version'), hub.version], [t('settings.time_zone'), hub.time_zone]]));
+  } catch (err) {
+    hubBox.append(h('p', { class: 'notice notice-error' }, err.message));
+  }
+}
