@@ -10,6 +10,14 @@ from hub.entities import Entity, EntityDescription
 
 DAY = 86400.0
 
+DEVICE_NAMES = {
+    "cistern": "Cistern",
+    "lp_gas_tank": "LP gas tank",
+    "living_room_sensor": "Living room sensor",
+    "roof_sensor": "Roof sensor",
+    "front_door": "Front door",
+}
+
 
 class DemoEntity(Entity):
     """An entity whose value is a function of time; `tick` recomputes and writes it."""
@@ -23,7 +31,7 @@ class DemoEntity(Entity):
             "identifiers": [("demo", device)],
             "manufacturer": "Maderas Hub",
             "model": "Simulated",
-            "name": device.replace("_", " ").title(),
+            "name": DEVICE_NAMES[device],
             "sw_version": "demo",
         }
 
