@@ -1,5 +1,5 @@
 // #/entity/<entity_id>: state, attributes and a history chart over 6 h / 24 h / 7 d.
-import { h, mount as fill } from '../dom.js';
+import { h, field, actionButton, mount as fill } from '../dom.js';
 import * as api from '../api.js';
 import * as store from '../store.js';
 import { t, formatDateTime, formatRelative, formatState } from '../i18n.js';
@@ -29,6 +29,34 @@ function labelFor(entityId, attributes) {
     if (domainOf(entityId) === 'binary_sensor') return t(binaryWording({ state: value, attributes }).key);
     return value;
   };
+}
+
+/** Administrators rename, move or disable the entity (PATCH /api/entities/<id>). */
+async function settingsSection(entityId) {
+  let entry = null;
+  try { entry = asList(await api.get('/api/entities'), 'entities').find((e) => e.entity_id === entityId) || null; } catch { /* below */ }
+  if (!entry) return section('entity.settings', h('p', { class: 'empty' }, t('entity.not_in_registry')));
+  const name = h('input', { name: 'entity_name', value: entry.name || '', placeholder: entry.original_name || '', testid: 'entity-settings-name' });
+  const area = h('input', { name: 'entity_area', value: entry.area || '', testid: 'entity-settings-area' });
+  const disabled = h('input', { type: 'checkbox', name: 'entity_disabled', testid: 'entity-settings-disabled' });
+  disabled.checked = Boolean(entry.disabled);
+  const result = notice({ role: 'status' });
+  const save = actionButton({ type: 'submit', class: 'btn-primary', testid: 'entity-settings-save' }, t('common.save'));
+  const form = h('form', { class: 'form', testid: 'entity-settings' },
+    field(t('entity.settings_name'), name, t('entity.settings_name_hint')), field(t('entity.settings_area'), area),
+    h('div', { class: 'field field-check' }, h('label', {}, disabled, ' ', t('entity.settings_disabled'))),
+    result.el, h('div', { class: 'actions' }, save));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    save.disabled = true;
+    try {
+      await api.patch(`/api/entities/${api.enc(entityId)}`, {
+        name: name.value.trim() || null, area: area.value.trim() || null, disabled: disabled.checked,
+      });
+      result.show(t('entity.settings_saved'), 'ok');
+    } catch (err) { result.show(err); } finally { save.disabled = false; }
+  });
+  return section('entity.settings', form);
 }
 
 export async function mount(main, app, entityId) {
@@ -64,6 +92,7 @@ export async function mount(main, app, entityId) {
     h('div', { class: 'entity-summary', testid: 'entity-summary' }, value, changed, reason),
     section('entity.history', h('div', { class: 'toolbar', role: 'group', 'aria-label': t('entity.range.label') }, rangeButtons), chartError.el, chartBox),
     section('entity.attributes', attrs));
+  if (app.isAdmin()) main.append(await settingsSection(entityId));
 
   function renderState(st) {
     if (!st) {
