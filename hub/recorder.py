@@ -328,26 +328,56 @@ class Recorder:
         return await self._db.run(query)
 
     async def statistics(
-        self, entity_id: str, start: float, end: float, bucket_seconds: float
+        self, entity_id: str, start: float, end: float, bucket_seconds: float, *, now: float | None = None
     ) -> list[dict[str, float]]:
-        """min/mean/max/count of numeric states per bucket of [start, end); empty buckets are left out."""
+        """min/mean/max/count of numeric states per bucket of [start, end).
+
+        Only changes are recorded, so a bucket with no sample still had the value in force:
+        it is filled with that value (count 0) while the value is numeric, up to `now`. A bucket
+        after the entity went unavailable (or any non-numeric state) stays empty: a gap.
+        """
         if bucket_seconds <= 0:
             raise ValueError(f"bucket_seconds must be positive, got {bucket_seconds}")
+        stop = min(end, self._clock.time() if now is None else now)
 
-        def query(db: sqlite_utils.Database) -> list[tuple[int, float, float, float, int]]:
+        def query(db: sqlite_utils.Database) -> tuple[list[tuple[int, float, float, float, int]], dict[int, Any], Any]:
             # mean is the plain mean of the samples, not weighted by how long each lasted.
-            return db.conn.execute(
+            stats = db.conn.execute(
                 "SELECT CAST((last_updated - ?1) / ?2 AS INTEGER) AS bucket, MIN(v), AVG(v), MAX(v), COUNT(*)"
                 " FROM (SELECT last_updated, CAST(state AS REAL) AS v FROM states"
                 f" WHERE entity_id = ?3 AND last_updated >= ?1 AND last_updated < ?4 AND {_NUMERIC})"
                 " GROUP BY bucket ORDER BY bucket",
                 (start, bucket_seconds, entity_id, end),
             ).fetchall()
+            # The last state of each bucket, numeric or not (SQLite takes the bare column from the MAX row).
+            last = dict(
+                (b, v) for b, v, _ in db.conn.execute(
+                    "SELECT CAST((last_updated - ?1) / ?2 AS INTEGER) AS bucket, state, MAX(last_updated)"
+                    " FROM states WHERE entity_id = ?3 AND last_updated >= ?1 AND last_updated < ?4 GROUP BY bucket",
+                    (start, bucket_seconds, entity_id, end),
+                )
+            )
+            before = db.conn.execute(
+                "SELECT state FROM states WHERE entity_id = ? AND last_updated < ? ORDER BY last_updated DESC LIMIT 1",
+                (entity_id, start),
+            ).fetchone()
+            return stats, last, before[0] if before else None
 
-        return [
-            {"start": start + b * bucket_seconds, "min": lo, "mean": mean, "max": hi, "count": n}
-            for b, lo, mean, hi, n in await self._db.run(query)
-        ]
+        stats, last, carried = await self._db.run(query)
+        by_bucket = {b: (lo, mean, hi, n) for b, lo, mean, hi, n in stats}
+        out: list[dict[str, float]] = []
+        buckets = math.ceil((stop - start) / bucket_seconds) if stop > start else 0
+        for b in range(buckets):
+            if b in by_bucket:
+                lo, mean, hi, n = by_bucket[b]
+                out.append({"start": start + b * bucket_seconds, "min": lo, "mean": mean, "max": hi, "count": n})
+            elif b not in last:  # no change at all in this bucket (one with only text states is a gap)
+                value = _as_number(carried)
+                if value is not None:
+                    out.append({"start": start + b * bucket_seconds, "min": value, "mean": value, "max": value, "count": 0})
+            if b in last:
+                carried = last[b]
+        return out
 
     async def events(
         self, event_type: str | None = None, start: float = 0.0, end: float = math.inf, limit: int = 1000
@@ -433,6 +463,17 @@ def _attributes_id(conn: sqlite3.Connection, attrs: str) -> int:
     cursor = conn.execute("INSERT INTO state_attributes (hash, shared_attrs) VALUES (?, ?)", (digest, attrs))
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def _as_number(state: Any) -> float | None:
+    """The state as a finite number, or None (unavailable, unknown, text, removed)."""
+    if state is None:
+        return None
+    try:
+        value = float(state)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _history_row(row: tuple[Any, ...]) -> dict[str, Any]:

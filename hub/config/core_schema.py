@@ -15,6 +15,7 @@ from .schemas import (
     ensure_list,
     entity_id,
     host,
+    listen_port,
     number,
     period_at_least,
     port,
@@ -147,7 +148,8 @@ HTTP_SCHEMA = vol.Schema(
     {
         # Loopback by default: the dashboard is exposed on the LAN only when the user says so.
         vol.Optional("server_host", default=DEFAULT_SERVER_HOST): host,
-        vol.Optional("server_port", default=DEFAULT_SERVER_PORT): port,
+        # 0 asks the system for a free port (tests, several hubs on one machine); the ready line says which.
+        vol.Optional("server_port", default=DEFAULT_SERVER_PORT): listen_port,
         vol.Optional("trusted_networks", default=list): vol.All(ensure_list, [ip_network]),
     }
 )

@@ -100,6 +100,12 @@ def port(value: Any) -> int:
     return result
 
 
+def listen_port(value: Any) -> int:
+    """A port to listen on: 1-65535, or 0 for any free port the system picks."""
+    result = integer(value)
+    return 0 if result == 0 else port(result)
+
+
 def host(value: Any) -> str:
     """A host name or an IPv4/IPv6 address."""
     text = _text(value, "a host name or IP address")

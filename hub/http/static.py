@@ -50,7 +50,10 @@ async def index(request: web.Request) -> web.StreamResponse:
 async def serve(request: web.Request) -> web.StreamResponse:
     """One file under web/static; nothing outside it, whatever the path says."""
     base = (request.app[WEB_ROOT_KEY] / "static").resolve()
-    file = (base / request.match_info["path"]).resolve()
+    try:
+        file = (base / request.match_info["path"]).resolve()
+    except (OSError, ValueError):  # ValueError: a NUL byte (%00) in the path
+        raise ApiError(404, "not found") from None
     # resolve() folds '..' and follows symlinks, so this also refuses links that leave web/static.
     if not file.is_relative_to(base) or not file.is_file():
         raise ApiError(404, "not found")

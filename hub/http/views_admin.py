@@ -172,15 +172,24 @@ async def get_integrations(request: web.Request) -> web.Response:
     return json_response([_integration_dict(hub, s) for s in hub.integrations.statuses()])
 
 
+def _require_state(request: web.Request, allowed: tuple[str, ...], action: str) -> str:
+    """The domain, if its integration is in one of the `allowed` states (else 409 saying why)."""
+    domain = _known_domain(request)
+    state = _hub(request).integrations.status(domain).state.value
+    if state not in allowed:
+        raise ApiError(409, f"integration {domain} is {state.replace('_', ' ')}; only {' or '.join(allowed)} ones can be {action}")
+    return domain
+
+
 async def retry_integration(request: web.Request) -> web.Response:
     """Try a failed or retrying integration again now."""
-    hub, domain = _hub(request), _known_domain(request)
+    hub, domain = _hub(request), _require_state(request, ("failed", "retrying"), "retried")
     return json_response(_integration_dict(hub, await hub.integrations.retry_now(domain)))
 
 
 async def reload_integration(request: web.Request) -> web.Response:
-    """Unload and set up an integration (and its dependents) again."""
-    hub, domain = _hub(request), _known_domain(request)
+    """Unload and set up a loaded (or failed) integration and its dependents again."""
+    hub, domain = _hub(request), _require_state(request, ("loaded", "failed", "retrying"), "reloaded")
     return json_response(_integration_dict(hub, await hub.integrations.reload(domain)))
 
 
@@ -318,7 +327,7 @@ _INTEGRATION = obj({"domain": STRING, "name": STRING, "version": nullable(STRING
 _ENTRY = obj({"entry_id": STRING, "domain": STRING, "title": STRING, "state": STRING, "error": nullable(STRING),
               "disabled": BOOLEAN}, extra=True)
 _USER = obj({"id": STRING, "username": STRING, "name": STRING, "role": STRING}, extra=True)
-_TOKEN = obj({"id": STRING, "name": STRING, "role": STRING}, extra=True)
+_TOKEN = obj({"id": STRING, "name": STRING, "role": nullable(STRING)}, extra=True)  # a session's is null
 _USER_FIELDS = {"username": USERNAME, "name": NAME, "password": NEW_PASSWORD,
                 "role": {"enum": [ROLE_ADMIN, ROLE_RESIDENT]}, "language": LANGUAGE}
 
@@ -334,9 +343,9 @@ ROUTES = (
     Route("GET", "/api/integrations", get_integrations, RESIDENT, "Integration statuses",
           response=array(_INTEGRATION)),
     Route("POST", "/api/integrations/{domain}/retry", retry_integration, ADMIN, "Retry a failed integration now",
-          response=_INTEGRATION, errors=(404,)),
+          response=_INTEGRATION, errors=(404, 409)),
     Route("POST", "/api/integrations/{domain}/reload", reload_integration, ADMIN, "Reload an integration",
-          response=_INTEGRATION, errors=(404,)),
+          response=_INTEGRATION, errors=(404, 409)),
     Route("GET", "/api/config_entries", get_config_entries, RESIDENT, "Config entries (data left out)",
           response=array(_ENTRY)),
     Route("POST", "/api/config_entries/{entry_id}/reload", reload_config_entry, ADMIN, "Reload a config entry",

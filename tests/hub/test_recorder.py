@@ -165,11 +165,33 @@ async def test_statistics_per_bucket_over_numeric_states_only(
     assert await recorder.statistics("sensor.flow_rate", start, t0 + 300, 60) == [
         {"start": start, "min": 10.0, "mean": 20.0, "max": 30.0, "count": 3},
         {"start": start + 60, "min": 5.0, "mean": 6.0, "max": 7.0, "count": 2},
+        # No sample in bucket 2: the value in force (7, the last state of bucket 1) carries on.
+        {"start": start + 120, "min": 7.0, "mean": 7.0, "max": 7.0, "count": 0},
         {"start": start + 180, "min": -1.5, "mean": 0.5, "max": 2.5, "count": 2},
     ]
     assert await recorder.statistics("sensor.flow_rate", start, t0 + 300, 120) == [
         {"start": start, "min": 5.0, "mean": 72 / 5, "max": 30.0, "count": 5},
         {"start": start + 120, "min": -1.5, "mean": 0.5, "max": 2.5, "count": 2},
+    ]
+
+
+async def test_statistics_carry_the_value_in_force_but_not_across_unavailable_or_into_the_future(
+    recorder: Recorder, states: StateMachine, clock: ManualClock
+) -> None:
+    t0 = clock.time()
+    states.set("sensor.cistern_level", "70")  # in force before the range starts
+    await clock.advance(100)
+    states.set("sensor.cistern_level", "unavailable")  # bucket 1 (t0+100 .. t0+150 with start t0+50)
+    await clock.advance(100)
+    states.set("sensor.cistern_level", "68")  # bucket 3
+    await clock.advance(30)  # now = t0 + 230
+    await recorder.flush()
+    result = await recorder.statistics("sensor.cistern_level", t0 + 50, t0 + 500, 50)
+    assert result == [
+        {"start": t0 + 50, "min": 70.0, "mean": 70.0, "max": 70.0, "count": 0},  # carried from before start
+        # bucket 1 saw only 'unavailable' and bucket 2 follows it: gaps, not the old value
+        {"start": t0 + 200, "min": 68.0, "mean": 68.0, "max": 68.0, "count": 1},
+        # bucket 4 (t0+250) is in the future: nothing is invented there
     ]
 
 

@@ -126,10 +126,10 @@ def test_several_errors_at_once_and_failed_blocks_left_out(write: WriteFile, tmp
 
 
 def test_good_blocks_survive_a_bad_one(write: WriteFile, tmp_path: Path) -> None:
-    write(CONFIG_FILE, "hub:\n  name: Casa\nhttp:\n  server_port: 0\n")
+    write(CONFIG_FILE, "hub:\n  name: Casa\nhttp:\n  server_port: -1\n")
     validated, errors = check_config(tmp_path, SCHEMAS, DOMAINS)
     assert [str(error) for error in errors] == [
-        "configuration.yaml:4: http -> server_port: expected a port between 1 and 65535, got 0"
+        "configuration.yaml:4: http -> server_port: expected a port between 1 and 65535, got -1"
     ]
     assert set(validated) == {"hub", "recorder", "logger"}
     assert validated["hub"]["name"] == "Casa"
@@ -186,3 +186,12 @@ def test_missing_include_disables_only_its_block(tmp_path: Path) -> None:
     validated, errors = check_config(tmp_path, {"alpha": None, "beta": None}, set())
     assert [str(e) for e in errors] == ["configuration.yaml:1: cannot include 'alpha.yaml': file not found"]
     assert "alpha" not in validated and validated["beta"] == {"x": 1}
+
+
+def test_http_port_zero_means_any_free_port(tmp_path: Path) -> None:
+    (tmp_path / "configuration.yaml").write_text("http:\n  server_port: 0\n")
+    validated, errors = check_config(tmp_path, {}, set())
+    assert errors == [] and validated["http"]["server_port"] == 0
+    (tmp_path / "configuration.yaml").write_text("http:\n  server_port: 70000\n")
+    _, errors = check_config(tmp_path, {}, set())
+    assert [str(e) for e in errors] == ["configuration.yaml:2: http -> server_port: expected a port between 1 and 65535, got 70000"]

@@ -287,11 +287,15 @@ async def test_integrations_status_retry_and_reload(tank_api: Any) -> None:
     tank = next(i for i in listed if i["domain"] == "tank")
     assert tank == {"domain": "tank", "name": "Tank", "version": "1.2.0", "state": "loaded", "error": None,
                     "attempts": 1, "next_retry": None, "source": "custom"}  # fmt: skip
-    assert (await api.ok("POST", "/api/integrations/tank/retry"))["state"] == "loaded"
+    # Retry is for failed or retrying integrations; a loaded one answers 409 saying so.
+    conflict = await api.error("POST", "/api/integrations/tank/retry", 409, token=api.admin)
+    assert "is loaded; only failed or retrying ones can be retried" in json.dumps(conflict)
     reloaded = await api.ok("POST", "/api/integrations/tank/reload")
     assert reloaded["state"] == "loaded" and reloaded["attempts"] == 2
     await api.error("POST", "/api/integrations/nothing/reload", 404, token=api.admin)
     await api.error("POST", "/api/integrations/nothing/retry", 404, token=api.admin)
+    if "demo" in {i["domain"] for i in listed}:  # built-in but not configured here: nothing to reload
+        await api.error("POST", "/api/integrations/demo/reload", 409, token=api.admin)
 
 
 async def test_config_entries_redacted_changed_reloaded_removed(tank_api: Any) -> None:

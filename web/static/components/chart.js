@@ -51,11 +51,18 @@ function timeLabel(ms, step) {
     : formatDateTime(ms, { hour: '2-digit', minute: '2-digit' });
 }
 
+function edgeAnchor(xx) {
+  if (xx > W - M.right - 30) return 'end';
+  if (xx < M.left + 30) return 'start';
+  return 'middle';
+}
+
 function timeAxis(x, start, end, y0) {
   const { ticks, step } = timeTicks(start, end);
   return s('g', { class: 'chart-axis', 'aria-hidden': 'true' }, ticks.map((tk) => [
     s('line', { class: 'chart-grid', x1: x(tk), x2: x(tk), y1: M.top, y2: y0 }),
-    s('text', { x: x(tk), y: y0 + 18, 'text-anchor': 'middle' }, timeLabel(tk, step)),
+    // A label centred on a tick near either edge would be cut off by the viewBox.
+    s('text', { x: x(tk), y: y0 + 18, 'text-anchor': edgeAnchor(x(tk)) }, timeLabel(tk, step)),
   ]));
 }
 
@@ -70,7 +77,7 @@ function emptyChart(height, label) {
 }
 
 /** buckets: [{start, min, mean, max}] from GET /api/history?points=N. */
-export function numericChart({ buckets, start, end, unit, name, rangeLabel, points = 200 }) {
+export function numericChart({ buckets, start, end, unit, name, rangeLabel, points = 200, current }) {
   const H = 260;
   if (!buckets.length) return emptyChart(H, t('chart.summary_empty', { name, range: rangeLabel }));
   const pts = buckets.map((b) => ({ t: ms(b.start), min: +b.min, mean: +b.mean, max: +b.max }))
@@ -104,7 +111,8 @@ export function numericChart({ buckets, start, end, unit, name, rangeLabel, poin
   }
   const fmt = (v) => formatNumber(v, { maximumFractionDigits: Math.abs(y1v - y0v) < 10 ? 1 : 0 });
   const withUnit = (v) => (unit ? `${fmt(v)} ${unit}` : fmt(v));
-  const last = pts[pts.length - 1].mean;
+  // The spoken summary names the value shown on the page, not the last bucket's average.
+  const last = Number.isFinite(current) ? current : pts[pts.length - 1].mean;
   const label = t('chart.summary_numeric', { name, range: rangeLabel, min: withUnit(lo), max: withUnit(hi), last: withUnit(last) });
   const lonely = segments.filter((p) => p.length === 1).map((p) => s('circle', { class: 'chart-mean-dot', cx: x(p[0].t + half), cy: y(p[0].mean), r: 3 }));
   return s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label, testid: 'history-chart' },

@@ -48,12 +48,15 @@ export async function mount(main, app) {
     const domain = it.domain;
     const actions = [];
     if (admin) {
-      if (it.state === 'failed' || it.state === 'retrying' || it.state === 'not_loaded') {
+      // Only what the hub can act on: an integration nobody configured has nothing to retry or reload.
+      if (it.state === 'failed' || it.state === 'retrying') {
         const retry = actionButton({ testid: `retry-${domain}`, on: { click: () => act(retry, () => api.post(`/api/integrations/${api.enc(domain)}/retry`), 'devices.retry_sent') } }, t('devices.retry'));
         actions.push(retry);
       }
-      const reload = actionButton({ testid: `reload-${domain}`, on: { click: () => act(reload, () => api.post(`/api/integrations/${api.enc(domain)}/reload`), 'devices.reload_sent') } }, t('devices.reload'));
-      actions.push(reload);
+      if (it.state === 'loaded' || it.state === 'failed' || it.state === 'retrying') {
+        const reload = actionButton({ testid: `reload-${domain}`, on: { click: () => act(reload, () => api.post(`/api/integrations/${api.enc(domain)}/reload`), 'devices.reload_sent') } }, t('devices.reload'));
+        actions.push(reload);
+      }
     }
     return h('li', { class: ['item', `state-${it.state}`], testid: `integration-${domain}` },
       h('div', { class: 'item-main' },

@@ -134,7 +134,7 @@ export async function mount(main, app, entityId) {
       if (unit || (state && isNumeric(state.state))) {
         const stats = normalizeHistory(await api.get(`/api/history/${api.enc(entityId)}?${q}&points=${POINTS}`));
         if (stats.kind === 'stats' && stats.buckets.length) {
-          drawn = { svg: numericChart({ buckets: stats.buckets, start, end, unit, name, rangeLabel, points: POINTS }), legend: null };
+          drawn = { svg: numericChart({ buckets: stats.buckets, start, end, unit, name, rangeLabel, points: POINTS, current: state ? Number(state.state) : undefined }), legend: null };
         }
       }
       if (!drawn) {

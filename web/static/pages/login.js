@@ -41,7 +41,8 @@ export function mount(main, app) {
 
   function showError(err) {
     error.hidden = false;
-    message.textContent = err.message || t('error.generic');
+    // A lockout is worded in the page's language; the server's English text would repeat it.
+    message.textContent = err.status === 429 ? t('login.locked') : (err.message || t('error.generic'));
     countdown.textContent = '';
     if (err.status === 429) {
       lockedUntil = Date.now() + (err.retryAfter ?? 60) * 1000;
