@@ -1,0 +1,200 @@
+"""The `modbus_tank:` block: buses, their tanks, and user register profiles.
+
+```yaml
+modbus_tank:
+  profiles: {cistern_radar: {...}}          # PROFILE_SCHEMA, see docs/modbus_tank.md
+  buses:
+    - {name: rs485, type: serial, port: /dev/ttyUSB0, baudrate: 9600,
+       tanks: [{name: Cistern, unit_id: 1, profile: generic_hydrostatic, scan_interval: 30,
+                tank: {shape: rectangular, capacity_l: 10000, commodity: water,
+                       mounting: {type: pressure}}}]}
+    - {name: gw, type: tcp, host: 192.168.1.20, port: 502, tanks: [...]}
+```
+Every error carries its key path (`buses -> 0 -> tanks -> 1 -> unit_id: ...`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import voluptuous as vol
+
+from hub.config.schemas import (
+    merge,
+    modbus_device_schema,
+    number,
+    polling_schema,
+    positive_int,
+    seconds,
+    serial_port_schema,
+    slug,
+    tcp_endpoint_schema,
+)
+
+from .profiles import BUILTIN_PROFILES, Profile, load_user_profiles
+from .tank import (
+    HorizontalCylinder,
+    PercentGauge,
+    Pressure,
+    Rectangular,
+    Tank,
+    Ultrasonic,
+    VerticalCylinder,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+SHAPES = ("vertical_cylinder", "horizontal_cylinder", "rectangular")
+_DIMENSIONS = {
+    "vertical_cylinder": ("diameter_m", "height_m"),
+    "horizontal_cylinder": ("diameter_m", "length_m"),
+    "rectangular": ("length_m", "width_m", "height_m"),
+}
+# Which mounting can turn which profile quantity into a level.
+_MOUNTING_QUANTITIES = {"ultrasonic": ("distance",), "pressure": ("pressure", "depth", "level"), "percent": ("level",)}
+
+MOUNTING_SCHEMA = vol.Schema(
+    {
+        vol.Required("type"): vol.In(tuple(_MOUNTING_QUANTITIES), msg="expected ultrasonic, pressure or percent"),
+        vol.Optional("mount_height_m"): number,
+        vol.Optional("dead_band_m", default=0.2): number,
+        vol.Optional("sensor_offset_m", default=0.0): number,
+        vol.Optional("fluid_density_kg_m3"): number,
+    }
+)
+
+TANK_SCHEMA = vol.Schema(
+    {
+        vol.Required("shape"): vol.In(SHAPES, msg=f"expected one of {', '.join(SHAPES)}"),
+        vol.Optional("dimensions"): {str: number},
+        vol.Optional("capacity_l"): number,
+        vol.Optional("head", default="ellipsoidal_2to1"): vol.In(("flat", "hemispherical", "ellipsoidal_2to1")),
+        vol.Required("commodity"): vol.In(("water", "lp_gas"), msg="expected water or lp_gas"),
+        vol.Required("mounting"): vol.Any(
+            vol.All(str, lambda v: {"type": v}, MOUNTING_SCHEMA), MOUNTING_SCHEMA,
+            msg="expected ultrasonic, pressure or percent, or a mapping with type",
+        ),
+        vol.Optional("usable_min_pct"): number,
+        vol.Optional("usable_max_pct"): number,
+    }
+)
+
+SENSOR_SCHEMA = vol.Schema(
+    merge(
+        modbus_device_schema,
+        polling_schema,
+        {
+            vol.Required("profile"): str,
+            vol.Required("tank"): TANK_SCHEMA,
+            vol.Optional("failures_before_unavailable", default=3): positive_int,
+        },
+    )
+)
+
+_BUS_COMMON = {vol.Required("name"): slug, vol.Required("type"): str, vol.Optional("tanks", default=list): [SENSOR_SCHEMA]}
+SERIAL_BUS_SCHEMA = vol.Schema(merge(_BUS_COMMON, serial_port_schema))
+TCP_BUS_SCHEMA = vol.Schema(
+    merge(
+        _BUS_COMMON,
+        tcp_endpoint_schema,
+        {vol.Optional("timeout", default=1.0): seconds, vol.Optional("framer", default="socket"): vol.In(("socket", "rtu"))},
+    )
+)
+
+
+def _bus(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise vol.Invalid("expected a mapping")
+    kind = value.get("type")
+    if kind == "serial":
+        return SERIAL_BUS_SCHEMA(value)
+    if kind == "tcp":
+        return TCP_BUS_SCHEMA(value)
+    raise vol.Invalid("expected serial or tcp", path=["type"])
+
+
+def build_tank(conf: dict[str, Any]) -> Tank:
+    """The tank model of a validated `tank:` block; ValueError/vol.Invalid when it does not add up."""
+    m = conf["mounting"]
+    mounting: Ultrasonic | Pressure | PercentGauge
+    if m["type"] == "ultrasonic":
+        if "mount_height_m" not in m:
+            raise vol.Invalid("required for an ultrasonic mounting", path=["mounting", "mount_height_m"])
+        mounting = Ultrasonic(mount_height_m=m["mount_height_m"], dead_band_m=m["dead_band_m"])
+    elif m["type"] == "pressure":
+        density = m.get("fluid_density_kg_m3", 1000.0 if conf["commodity"] == "water" else 540.0)
+        mounting = Pressure(sensor_offset_m=m["sensor_offset_m"], fluid_density_kg_m3=density)
+    else:
+        mounting = PercentGauge()
+    usable = {"usable_min_pct": conf.get("usable_min_pct"), "usable_max_pct": conf.get("usable_max_pct")}
+    shape_kind = conf["shape"]
+    if "dimensions" in conf:
+        dims = conf["dimensions"]
+        want = _DIMENSIONS[shape_kind]
+        missing = [k for k in want if k not in dims]
+        if missing or set(dims) - set(want):
+            raise vol.Invalid(f"{shape_kind} needs exactly {', '.join(want)}", path=["dimensions"])
+        shape: VerticalCylinder | HorizontalCylinder | Rectangular
+        if shape_kind == "vertical_cylinder":
+            shape = VerticalCylinder(**dims)
+        elif shape_kind == "horizontal_cylinder":
+            shape = HorizontalCylinder(**dims, head=conf["head"])
+        else:
+            shape = Rectangular(**dims)
+        return Tank(shape=shape, commodity=conf["commodity"], mounting=mounting, **usable)
+    if "capacity_l" not in conf:
+        raise vol.Invalid("give dimensions or capacity_l", path=["capacity_l"])
+    return Tank.from_capacity(conf["capacity_l"], shape_kind, commodity=conf["commodity"], mounting=mounting,
+                              head=conf["head"], **usable)  # fmt: skip
+
+
+def _cross_check(config: dict[str, Any]) -> dict[str, Any]:
+    """Profiles exist and fit the mounting, unit ids and names are unique, tanks add up."""
+    profiles: dict[str, Profile] = {**BUILTIN_PROFILES, **config["profiles"]}
+    bus_names: set[str] = set()
+    for b, bus in enumerate(config["buses"]):
+        if bus["name"] in bus_names:
+            raise vol.Invalid(f"bus name {bus['name']!r} is used twice", path=["buses", b, "name"])
+        bus_names.add(bus["name"])
+        if bus["type"] == "serial" and bus["parity"] == "N" and bus["stopbits"] == 1:
+            _LOGGER.warning("bus %s: 8N1 has 10-bit characters; Modbus RTU asks for 8N2 without parity", bus["name"])
+        units: set[int] = set()
+        for t, sensor in enumerate(bus["tanks"]):
+            path = ["buses", b, "tanks", t]
+            if sensor["unit_id"] in units:
+                raise vol.Invalid(f"unit id {sensor['unit_id']} is used twice on bus {bus['name']}", path=[*path, "unit_id"])
+            units.add(sensor["unit_id"])
+            profile = profiles.get(sensor["profile"])
+            if profile is None:
+                raise vol.Invalid(f"unknown profile; known: {', '.join(sorted(profiles))}", path=[*path, "profile"])
+            kind = sensor["tank"]["mounting"]["type"]
+            if profile.quantity not in _MOUNTING_QUANTITIES[kind]:
+                raise vol.Invalid(
+                    f"profile {profile.name} measures {profile.quantity}; a {kind} mounting cannot use it",
+                    path=[*path, "tank", "mounting", "type"],
+                )
+            try:
+                build_tank(sensor["tank"])
+            except vol.Invalid as err:
+                raise vol.Invalid(err.msg, path=[*path, "tank", *err.path]) from None
+            except ValueError as err:
+                raise vol.Invalid(str(err), path=[*path, "tank"]) from None
+    return config
+
+
+def _profiles(value: Any) -> dict[str, Profile]:
+    try:
+        return load_user_profiles(value)
+    except vol.MultipleInvalid as err:
+        raise vol.MultipleInvalid([vol.Invalid(e.msg, path=e.path) for e in err.errors]) from None
+
+
+CONFIG_SCHEMA = vol.All(
+    vol.Schema({vol.Optional("profiles", default=dict): _profiles, vol.Optional("buses", default=list): [_bus]}),
+    _cross_check,
+)
+
+
+def resolve_profile(config: dict[str, Any], name: str) -> Profile:
+    return {**BUILTIN_PROFILES, **config["profiles"]}[name]
