@@ -3,17 +3,49 @@
 `CONFIG_SCHEMA` (config.py) validates the block; `async_setup` builds one transport and one
 `BusCoordinator` per bus, the tank entities (sensor.py), and starts polling. Nothing here imports
 pymodbus at import time: transports are built in `transport.build_transport` during setup.
+
+What setup built is kept on one `ModbusTankRuntime`, stored on the integration's ScopedHub;
+`get_runtime(scoped)` returns it (tests, diagnostics, later the API through
+`hub.integrations.scoped_hub("modbus_tank")`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .config import CONFIG_SCHEMA, build_tank, resolve_profile
 
-__all__ = ["CONFIG_SCHEMA", "async_setup", "async_unload"]
+if TYPE_CHECKING:
+    from hub.entities import EntityPlatform
+
+    from .coordinator import BusCoordinator
+    from .sensor import TankState
+
+__all__ = ["CONFIG_SCHEMA", "ModbusTankRuntime", "async_setup", "async_unload", "get_runtime"]
 
 DATA_KEY = "modbus_tank"
+RUNTIME_ATTR = "modbus_tank_runtime"  # attribute of the integration's ScopedHub
+
+
+@dataclass(eq=False)
+class ModbusTankRuntime:
+    """What one setup of the integration runs: coordinators by bus name, tank models by slave key."""
+
+    coordinators: dict[str, BusCoordinator] = field(default_factory=dict)
+    tanks: dict[str, TankState] = field(default_factory=dict)  # "bus:unit" -> model behind the entities
+    platform: EntityPlatform | None = None
+
+    def coordinator(self, bus: str) -> BusCoordinator:
+        return self.coordinators[bus]
+
+
+def get_runtime(hub: Any) -> ModbusTankRuntime:
+    """The runtime `async_setup` stored on this ScopedHub; LookupError when it was not set up there."""
+    runtime = getattr(hub, RUNTIME_ATTR, None)
+    if isinstance(runtime, ModbusTankRuntime):
+        return runtime
+    raise LookupError(f"modbus_tank is not set up on {getattr(hub, 'name', hub)!r}")
 
 
 async def async_setup(hub: Any, config: dict[str, Any], *, transport_factory: Any = None) -> None:
@@ -39,8 +71,9 @@ async def async_setup(hub: Any, config: dict[str, Any], *, transport_factory: An
             tanks[key] = (build_tank(sensor["tank"]), sensor["name"])
         coordinators.append(coordinator)
         hub.on_unload(coordinator.stop)
-    hub.modbus_tank_coordinators = coordinators  # tests and diagnostics read the coordinators here
-    await async_setup_platform(hub, coordinators, tanks)
+    runtime = ModbusTankRuntime(coordinators={c.name: c for c in coordinators})
+    setattr(hub, RUNTIME_ATTR, runtime)
+    runtime.platform, runtime.tanks = await async_setup_platform(hub, coordinators, tanks)
     for coordinator in coordinators:
         await coordinator.start()
 

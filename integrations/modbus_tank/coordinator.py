@@ -96,6 +96,7 @@ class BusCoordinator:
         self._reconnecting = False
         self._backoff = 1.0
         self._stopped = False
+        self._tasks: set[asyncio.Task[Any]] = set()  # polls and reopen attempts, cancelled by stop()
         self.bus_error: BusUnavailable | None = None
 
     def add_slave(
@@ -148,17 +149,31 @@ class BusCoordinator:
             self._schedule_poll(slave)
 
     async def stop(self) -> None:
+        """Stop polling and close the port, without waiting behind queued polls.
+
+        Polls already queued on the bus lock would each wait their gap (and a silent slave its
+        timeout): with many slaves that outlasts the unload budget, so they are cancelled.
+        """
         self._stopped = True
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         async with self._lock:
             await self.transport.close()
 
     def _schedule_poll(self, slave: Slave) -> None:
         if self._stopped or slave.permanent or slave._polling:
             return
-        self.hub.create_task(self.async_poll(slave), f"poll {self.name}:{slave.unit}")
+        self._track(self.hub.create_task(self.async_poll(slave), f"poll {self.name}:{slave.unit}"))
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- requests -------------------------------------------------------------------------
 
@@ -237,7 +252,7 @@ class BusCoordinator:
             return
         self._reconnecting = True
         _LOGGER.warning("bus %s unavailable: %s; reopening with backoff", self.name, err)
-        self.hub.create_task(self._reconnect(), f"reopen {self.name}")
+        self._track(self.hub.create_task(self._reconnect(), f"reopen {self.name}"))
 
     async def _reconnect(self) -> None:
         delay = 1.0

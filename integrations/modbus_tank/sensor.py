@@ -1,8 +1,10 @@
 """Tank entities: level, volume, raw reading, consumption, days until empty, and diagnostics.
 
 Per poll: reading -> unit the mounting expects -> PlausibilityFilter -> Tank.measure -> volume ->
-ConsumptionEstimator / RefillDetector (fed with clock.time()) -> entity states. A confirmed refill
-fires `tank_refilled` with the context of the reading that confirmed it.
+ConsumptionEstimator / RefillDetector (fed with clock.time()) -> entity states. Every state written
+for one poll carries that poll's context; a confirmed refill fires `tank_refilled` with the same
+context, after the states are written. Per bus a diagnostic `Bus load` sensor (% of the line the
+configured polling needs) says when the scan intervals ask more than the baud rate carries.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 from hub.bus import Context
 from hub.entities import DeviceInfo, Entity, EntityDescription, EntityPlatform
 
-from .coordinator import BusCoordinator, Slave
+from .coordinator import MAX_LOAD, BusCoordinator, Slave
 from .forecast import (
     ConsumptionEstimator,
     PlausibilityFilter,
+    Refill,
     RefillDetector,
     days_until_empty,
 )
@@ -46,6 +49,8 @@ class TankState:
         self.level: TankLevel | None = None
         self.reading: Reading | None = None
         self.rate: float | None = None
+        self.context: Context | None = None  # of the last poll; the slave's entities write with it
+        self.pending_refill: Refill | None = None  # confirmed by the last poll, announced after the writes
 
     def _full_scale(self) -> float:
         m = self.tank.mounting
@@ -118,8 +123,9 @@ DIAGNOSTICS = (
 class _SlaveEntity(Entity):
     domain = "sensor"
 
-    def __init__(self, coordinator: BusCoordinator, slave: Slave, device: DeviceInfo, key: str) -> None:
-        self.coordinator, self.slave = coordinator, slave
+    def __init__(self, coordinator: BusCoordinator, slave: Slave, device: DeviceInfo, key: str,
+                 model: TankState) -> None:  # fmt: skip
+        self.coordinator, self.slave, self.model = coordinator, slave, model
         self.unique_id = f"{coordinator.name}:{slave.unit}:{key}"
         self.device_info = device
         self._unlisten: Callable[[], None] | None = None
@@ -133,6 +139,7 @@ class _SlaveEntity(Entity):
             self._unlisten = None
 
     def _on_poll(self, slave: Slave) -> None:
+        self.context = self.model.context
         self.available, self.unavailable_reason = slave.available, slave.reason
         self.write_state()
 
@@ -140,8 +147,8 @@ class _SlaveEntity(Entity):
 class TankSensor(_SlaveEntity):
     def __init__(self, coordinator: BusCoordinator, slave: Slave, device: DeviceInfo,
                  model: TankState, description: TankDescription) -> None:  # fmt: skip
-        super().__init__(coordinator, slave, device, description.key)
-        self.entity_description, self.model = description, model
+        super().__init__(coordinator, slave, device, description.key, model)
+        self.entity_description = description
 
     @property
     def native_value(self) -> Any:
@@ -160,11 +167,13 @@ class TankSensor(_SlaveEntity):
 class DiagnosticSensor(_SlaveEntity):
     available = True  # diagnostics stay readable while the slave is down
 
-    def __init__(self, coordinator: BusCoordinator, slave: Slave, device: DeviceInfo, description: EntityDescription) -> None:
-        super().__init__(coordinator, slave, device, description.key)
+    def __init__(self, coordinator: BusCoordinator, slave: Slave, device: DeviceInfo,
+                 model: TankState, description: EntityDescription) -> None:  # fmt: skip
+        super().__init__(coordinator, slave, device, description.key, model)
         self.entity_description = description
 
     def _on_poll(self, slave: Slave) -> None:
+        self.context = self.model.context
         self.write_state()
 
     @property
@@ -174,16 +183,57 @@ class DiagnosticSensor(_SlaveEntity):
         return None if self.slave.last_error is None else str(self.slave.last_error)
 
 
+BUS_LOAD = EntityDescription(key="bus_load", name="Bus load", unit_of_measurement="%", entity_category="diagnostic",
+                             state_class="measurement", suggested_display_precision=0)  # fmt: skip
+
+
+def bus_load_message(coordinator: BusCoordinator) -> str | None:
+    """Why the bus is overloaded, in words for the dashboard; None when the polling fits the line."""
+    if not coordinator.baudrate:
+        return None  # TCP: the gateway times the line behind it; the hub does not know its baud rate
+    if not coordinator.overloaded:
+        return None
+    need = f"need {coordinator.load * 100:.0f} % of what {coordinator.baudrate} baud carries"
+    if coordinator.load <= 1.0:
+        need += f" (more than the {MAX_LOAD * 100:.0f} % that leaves room for retries)"
+    return (f"The polls configured on bus '{coordinator.name}' {need}; "
+            "lengthen scan_interval or raise the baud rate")  # fmt: skip
+
+
+class BusLoadSensor(Entity):
+    """Share of the line the configured polling needs (serial buses; unknown behind a TCP gateway)."""
+
+    domain = "sensor"
+    entity_description = BUS_LOAD
+
+    def __init__(self, coordinator: BusCoordinator, device: DeviceInfo) -> None:
+        self.coordinator = coordinator
+        self.unique_id = f"{coordinator.name}:bus_load"
+        self.device_info = device
+
+    @property
+    def native_value(self) -> float | None:
+        return self.coordinator.load * 100 if self.coordinator.baudrate else None
+
+    @property
+    def extra_attributes(self) -> dict[str, Any]:  # type: ignore[override]
+        return {"overloaded": self.coordinator.overloaded, "message": bus_load_message(self.coordinator)}
+
+
 async def async_setup_platform(
     hub: Any, coordinators: list[BusCoordinator], tanks: dict[str, tuple[Tank, str]]
-) -> EntityPlatform:
-    """Register bus devices, then one device and its entities per slave."""
+) -> tuple[EntityPlatform, dict[str, TankState]]:
+    """Register bus devices, then one device and its entities per slave; returns the tank models by slave key."""
     platform = EntityPlatform(hub, DOMAIN)
     entities: list[Entity] = []
+    models: dict[str, TankState] = {}
+    level_entities: list[tuple[Slave, TankState, TankSensor]] = []
     for coordinator in coordinators:
         bus_id = (DOMAIN, f"bus:{coordinator.name}")
-        await hub.devices.async_get_or_create(identifiers=[bus_id], name=f"Modbus bus {coordinator.name}",
-                                              model=coordinator.transport.description)  # fmt: skip
+        bus_device: DeviceInfo = {"identifiers": [bus_id], "name": f"Modbus bus {coordinator.name}",
+                                  "model": coordinator.transport.description}  # fmt: skip
+        await hub.devices.async_get_or_create(**bus_device)
+        entities.append(BusLoadSensor(coordinator, bus_device))
         for key, slave in coordinator.slaves.items():
             tank, name = tanks[key]
             device: DeviceInfo = {
@@ -191,27 +241,40 @@ async def async_setup_platform(
                 "connections": [("modbus", f"{coordinator.transport.description}:{slave.unit}")],
                 "name": name, "model": slave.profile.name, "via_device": bus_id,
             }  # fmt: skip
-            model = TankState(tank, hub.clock)
+            model = models[key] = TankState(tank, hub.clock)
             level_entity = TankSensor(coordinator, slave, device, model, DESCRIPTIONS[0])
-            slave.add_listener(_feeder(hub, model, level_entity))  # before the entities: they read the model
+            slave.add_listener(_feeder(model))  # before the entities: they read the model
             entities.append(level_entity)
             entities += [TankSensor(coordinator, slave, device, model, d) for d in DESCRIPTIONS[1:]]
-            entities += [DiagnosticSensor(coordinator, slave, device, d) for d in DIAGNOSTICS]
+            entities += [DiagnosticSensor(coordinator, slave, device, model, d) for d in DIAGNOSTICS]
+            level_entities.append((slave, model, level_entity))
     await platform.add_entities(entities)
-    return platform
+    for slave, model, level_entity in level_entities:
+        slave.add_listener(_announcer(hub, model, level_entity))  # after the entities have written
+    return platform, models
 
 
-def _feeder(hub: Any, model: TankState, level_entity: TankSensor) -> Callable[[Slave], None]:
+def _feeder(model: TankState) -> Callable[[Slave], None]:
     def feed(slave: Slave) -> None:
+        model.context = Context(origin=DOMAIN)
+        model.pending_refill = None
         if not slave.available or slave.reading is None or slave.failures:
             return
-        context = Context(origin=DOMAIN)
-        refill = model.update(slave.reading)
-        if refill is not None and level_entity.entity_id is not None:
-            hub.bus.fire(EVENT_TANK_REFILLED, {
-                "entity_id": level_entity.entity_id, "litres_delivered": refill.litres_delivered,
-                "litres_before": refill.litres_before, "litres_after": refill.litres_after,
-                "commodity": model.tank.commodity,
-            }, context=context)  # fmt: skip
+        model.pending_refill = model.update(slave.reading)
 
     return feed
+
+
+def _announcer(hub: Any, model: TankState, level_entity: TankSensor) -> Callable[[Slave], None]:
+    def announce(slave: Slave) -> None:
+        refill, model.pending_refill = model.pending_refill, None
+        if refill is None or level_entity.entity_id is None:
+            return
+        hub.bus.fire(EVENT_TANK_REFILLED, {
+            "entity_id": level_entity.entity_id, "litres_delivered": refill.litres_delivered,
+            "litres_before": refill.litres_before, "litres_after": refill.litres_after,
+            "started_at": refill.started_at, "ended_at": refill.ended_at,
+            "commodity": model.tank.commodity,
+        }, context=model.context)  # fmt: skip
+
+    return announce

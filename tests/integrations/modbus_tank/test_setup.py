@@ -65,7 +65,7 @@ async def test_tcp_gateway_two_slaves_exception_and_restart(real_hub: Hub, free_
     }  # fmt: skip
     scoped = await _setup(real_hub, block)
     try:
-        (coordinator,) = scoped.modbus_tank_coordinators
+        (coordinator,) = modbus_tank.get_runtime(scoped).coordinators.values()
         await coordinator.poll_all()
         a, b = _state(real_hub, "sensor.tank_a_level"), _state(real_hub, "sensor.tank_b_level")
         # 1.234 m of water in a 2 m cylinder: 61.7 %, pi * 0.25 * 1.234 m3 = 969.2 L.
@@ -106,7 +106,7 @@ async def test_serial_rtu_over_pty(real_hub: Hub, pty_bridge: Any) -> None:
                         "stopbits": 2, "timeout": 0.5, "tanks": [_tank("Cistern", 7)]}]}  # fmt: skip
     scoped = await _setup(real_hub, block)
     try:
-        (coordinator,) = scoped.modbus_tank_coordinators
+        (coordinator,) = modbus_tank.get_runtime(scoped).coordinators.values()
         await coordinator.poll_all()
         slave = coordinator.slaves["rs485:7"]
         assert slave.reading is not None and slave.reading.value_si == pytest.approx(1.234)
