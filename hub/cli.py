@@ -83,15 +83,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import write_demo_config
-
     if args.keep is not None:
-        write_demo_config(args.keep)
-        return asyncio.run(_run_hub(args.keep))
+        return _run_demo(args.keep)
     with tempfile.TemporaryDirectory(prefix="maderas-demo-") as tmp:
-        write_demo_config(Path(tmp))
         _LOGGER.info("Demo configuration in %s (deleted on exit)", tmp)
-        return asyncio.run(_run_hub(Path(tmp)))
+        return _run_demo(Path(tmp))
+
+
+def _run_demo(config_dir: Path) -> int:
+    """Write the demo configuration, start the simulated tank sensors, run the hub, stop them."""
+    from .demo import DemoDevices, write_demo_config
+
+    write_demo_config(config_dir)
+    with DemoDevices(config_dir) as devices:
+        _LOGGER.info("Simulated tank sensors (firmware, units 1-3) on %s, tank time x%g",
+                     devices.link, devices.time.factor)  # fmt: skip
+        return asyncio.run(_run_hub(config_dir))
 
 
 async def _run_hub(config_dir: Path) -> int:

@@ -1,7 +1,8 @@
-"""A simulated household for `hub demo`: a cistern, an LP-gas tank, climate sensors and a door.
+"""A simulated household for `hub demo`: climate sensors and a door.
 
-It exists so the dashboard has something to show on a machine with no hardware. The
-firmware simulators of the device integrations replace it piece by piece as they land.
+It exists so the dashboard has something to show on a machine with no hardware. The tanks
+are no longer here: `hub demo` runs our tank firmware in a simulator and the real
+`modbus_tank` integration reads it (hub/demo.py).
 Every value moves on the hub's clock, so tests drive it with a manual clock.
 """
 
@@ -19,8 +20,6 @@ from .entities import build_entities
 CONFIG_SCHEMA = vol.Schema(
     {
         vol.Optional("update_interval", default=5.0): vol.All(vol.Coerce(float), vol.Range(min=0.5, max=3600)),
-        vol.Optional("cistern_litres", default=10000): vol.All(int, vol.Range(min=100)),
-        vol.Optional("gas_tank_litres", default=300): vol.All(int, vol.Range(min=20)),
     }
 )
 
@@ -34,4 +33,9 @@ async def async_setup(hub: ScopedHub, config: dict[str, Any]) -> None:
         device = entity.device_entry
         if device is not None and device.area is None and entity.unique_id in areas:
             await hub.devices.async_update(device.id, area=areas[entity.unique_id])
-    hub.clock.every(config["update_interval"], lambda: [entity.tick() for entity in entities])
+
+    def tick() -> None:
+        for entity in entities:
+            entity.tick()
+
+    hub.clock.every(config["update_interval"], tick)

@@ -11,8 +11,6 @@ from hub.entities import Entity, EntityDescription
 DAY = 86400.0
 
 DEVICE_NAMES = {
-    "cistern": "Cistern",
-    "lp_gas_tank": "LP gas tank",
     "living_room_sensor": "Living room sensor",
     "roof_sensor": "Roof sensor",
     "front_door": "Front door",
@@ -42,54 +40,6 @@ class DemoEntity(Entity):
     def tick(self) -> None:
         """Write the value for the current time."""
         self.write_state()
-
-
-class DemoTank(DemoEntity):
-    """A tank that empties at a steady daily rate and is refilled when it gets low."""
-
-    domain = "sensor"
-
-    def __init__(
-        self, clock: Clock, unique_id: str, device: str, *, commodity: str, capacity: float, per_day: float,
-        start_pct: float, usable: tuple[float, float],
-    ) -> None:
-        super().__init__(
-            clock, unique_id, device,
-            EntityDescription(key="level", name="Level", unit_of_measurement="%", state_class="measurement",
-                              suggested_display_precision=1),
-        )
-        self.commodity = commodity
-        self.capacity = capacity
-        self.per_day = per_day
-        self.start_pct = start_pct
-        self.usable = usable
-
-    def _volume(self) -> float:
-        low, high = self.usable
-        span = (high - low) / 100 * self.capacity
-        used = self.per_day * self.elapsed() / DAY
-        start = self.start_pct / 100 * self.capacity - low / 100 * self.capacity
-        # A refill arrives when the usable volume runs out, and the cycle starts again.
-        return low / 100 * self.capacity + (start - used) % span
-
-    @property
-    def native_value(self) -> float:
-        return self._volume() / self.capacity * 100
-
-    @property
-    def extra_attributes(self) -> dict[str, Any]:  # type: ignore[override]
-        volume = self._volume()
-        usable_left = volume - self.usable[0] / 100 * self.capacity
-        return {
-            "tank": {
-                "commodity": self.commodity,
-                "volume_l": round(volume, 1),
-                "capacity_l": self.capacity,
-                "days_until_empty": round(usable_left / self.per_day, 1),
-                "usable_min_pct": self.usable[0],
-                "usable_max_pct": self.usable[1],
-            }
-        }
 
 
 class DemoClimate(DemoEntity):
@@ -130,17 +80,12 @@ class DemoDoor(DemoEntity):
 def build_entities(clock: Clock, config: dict[str, Any]) -> tuple[list[DemoEntity], dict[str, str]]:
     """The demo household's entities, and the area of each one's device by unique id."""
     entities: list[DemoEntity] = [
-        DemoTank(clock, "cistern_level", "cistern", commodity="water", capacity=config["cistern_litres"],
-                 per_day=650, start_pct=72, usable=(0, 95)),
-        DemoTank(clock, "gas_level", "lp_gas_tank", commodity="lp_gas", capacity=config["gas_tank_litres"],
-                 per_day=3.5, start_pct=41, usable=(5, 85)),
         DemoClimate(clock, "living_temperature", "living_room_sensor", kind="temperature", mean=23, swing=3),
         DemoClimate(clock, "living_humidity", "living_room_sensor", kind="humidity", mean=45, swing=10),
         DemoClimate(clock, "roof_temperature", "roof_sensor", kind="temperature", mean=24, swing=9),
         DemoDoor(clock, "front_door", "front_door"),
     ]
     areas = {
-        "cistern_level": "Patio", "gas_level": "Azotea", "living_temperature": "Sala", "living_humidity": "Sala",
-        "roof_temperature": "Azotea", "front_door": "Entrada",
+        "living_temperature": "Sala", "living_humidity": "Sala", "roof_temperature": "Azotea", "front_door": "Entrada",
     }
     return entities, areas
