@@ -54,6 +54,7 @@ class DemoTank:
     refill_to_pct: float
     usable: tuple[float, float] | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    area: str | None = None
 
     @property
     def mount_height_m(self) -> float:
@@ -76,14 +77,15 @@ def _lp_volume_l(level_m: float, d: float = _LP_D, length: float = _LP_L) -> flo
 TANKS = (
     DemoTank(1, "Cistern", "water", "rectangular", {"length_m": 1.1, "width_m": 1.0, "height_m": 1.0},
              height_m=1.0, capacity_l=1100.0, profile=WATER_FAMILY, start_pct=72.0,
-             refill_below_pct=20.0, refill_to_pct=95.0),
+             refill_below_pct=20.0, refill_to_pct=95.0, area="Patio"),
     # A 450 L tinaco: Ø 0.80 m x 0.895 m.
     DemoTank(2, "Rooftop tank", "water", "vertical_cylinder", {"diameter_m": 0.8, "height_m": 0.895},
              height_m=0.895, capacity_l=math.pi * 0.4**2 * 0.895 * 1000, profile=WATER_FAMILY, start_pct=60.0,
-             refill_below_pct=20.0, refill_to_pct=95.0),
+             refill_below_pct=20.0, refill_to_pct=95.0, area="Azotea"),
     DemoTank(3, "LP gas tank", "lp_gas", "horizontal_cylinder", {"diameter_m": _LP_D, "length_m": _LP_L},
              height_m=_LP_D, capacity_l=_lp_volume_l(_LP_D), profile=LP_GAS_HOUSEHOLD, start_pct=41.0,
-             refill_below_pct=20.0, refill_to_pct=80.0, usable=(5.0, 85.0), extra={"head": "ellipsoidal_2to1"}),
+             refill_below_pct=20.0, refill_to_pct=80.0, usable=(5.0, 85.0), extra={"head": "ellipsoidal_2to1"},
+             area="Azotea"),
 )
 
 
@@ -142,6 +144,7 @@ def _modbus_block(port: str) -> str:
             f"          unit_id: {tank.unit_id}",
             "          profile: maderas_tank_v1",
             f"          scan_interval: {SCAN_INTERVAL_S}",
+            *([f"          area: {tank.area}"] if tank.area else []),
             "          tank:",
             f"            shape: {tank.shape}",
             f"            dimensions: {{{dims}}}",

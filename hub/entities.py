@@ -165,6 +165,8 @@ class Entity:
             "device_class": self.device_class,
             "state_class": self.state_class,
             "icon": self.icon,
+            # So the dashboard can keep diagnostics off the overview without asking the registry.
+            "entity_category": self.entity_category,
         }
         attributes.update((k, v) for k, v in standard.items() if v is not None)
         if not self.available and self.unavailable_reason:

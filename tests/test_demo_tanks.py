@@ -85,6 +85,8 @@ async def test_demo_tanks_reach_the_dashboard(tmp_path: Path) -> None:
             while len(levels := _tank_levels(hub)) < 3 and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert devices.error is None
+            areas = {d.name: d.area for d in hub.devices.all()}
+            assert (areas["Cistern"], areas["Rooftop tank"], areas["LP gas tank"]) == ("Patio", "Azotea", "Azotea")
         finally:
             await hub.stop()
     assert devices.bus is None and devices.line is None

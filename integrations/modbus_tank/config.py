@@ -87,6 +87,8 @@ SENSOR_SCHEMA = vol.Schema(
         {
             vol.Required("profile"): str,
             vol.Required("tank"): TANK_SCHEMA,
+            # Where the tank is (e.g. "Patio", "Azotea"); the dashboard groups cards by area.
+            vol.Optional("area"): str,
             vol.Optional("failures_before_unavailable", default=3): positive_int,
         },
     )

@@ -221,13 +221,14 @@ class BusLoadSensor(Entity):
 
 
 async def async_setup_platform(
-    hub: Any, coordinators: list[BusCoordinator], tanks: dict[str, tuple[Tank, str]]
+    hub: Any, coordinators: list[BusCoordinator], tanks: dict[str, tuple[Tank, str, str | None]]
 ) -> tuple[EntityPlatform, dict[str, TankState]]:
     """Register bus devices, then one device and its entities per slave; returns the tank models by slave key."""
     platform = EntityPlatform(hub, DOMAIN)
     entities: list[Entity] = []
     models: dict[str, TankState] = {}
     level_entities: list[tuple[Slave, TankState, TankSensor]] = []
+    areas: dict[tuple[str, str], str] = {}
     for coordinator in coordinators:
         bus_id = (DOMAIN, f"bus:{coordinator.name}")
         bus_device: DeviceInfo = {"identifiers": [bus_id], "name": f"Modbus bus {coordinator.name}",
@@ -235,7 +236,9 @@ async def async_setup_platform(
         await hub.devices.async_get_or_create(**bus_device)
         entities.append(BusLoadSensor(coordinator, bus_device))
         for key, slave in coordinator.slaves.items():
-            tank, name = tanks[key]
+            tank, name, area = tanks[key]
+            if area is not None:
+                areas[(DOMAIN, f"{coordinator.name}:{slave.unit}")] = area
             device: DeviceInfo = {
                 "identifiers": [(DOMAIN, f"{coordinator.name}:{slave.unit}")],
                 "connections": [("modbus", f"{coordinator.transport.description}:{slave.unit}")],
@@ -249,6 +252,11 @@ async def async_setup_platform(
             entities += [DiagnosticSensor(coordinator, slave, device, model, d) for d in DIAGNOSTICS]
             level_entities.append((slave, model, level_entity))
     await platform.add_entities(entities)
+    for identifier, area in areas.items():
+        device = hub.devices.get_by_identifier(identifier)
+        # The configured area is a default: a user who moved the device on the dashboard keeps theirs.
+        if device is not None and device.area is None:
+            await hub.devices.async_update(device.id, area=area)
     for slave, model, level_entity in level_entities:
         slave.add_listener(_announcer(hub, model, level_entity))  # after the entities have written
     return platform, models

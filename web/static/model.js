@@ -110,6 +110,9 @@ export function layoutOverview(states, entityList = [], deviceList = [], collato
   const areas = new Map();
   const climateByDevice = new Map();
   for (const st of states) {
+    // Diagnostics (error counters, raw readings, bus load) live on the entity pages; the
+    // overview shows one only while it reports a problem.
+    if (!onOverview(st)) continue;
     const area = entityArea(st.entity_id, entities, devices);
     if (!areas.has(area)) areas.set(area, []);
     const cards = areas.get(area);
@@ -142,6 +145,13 @@ export function layoutOverview(states, entityList = [], deviceList = [], collato
   }
   result.sort((a, b) => (a.area === null) - (b.area === null) || collator.compare(a.area || '', b.area || ''));
   return result;
+}
+
+/** Whether a state gets a card on the overview: not diagnostics or configuration, unless overloaded. */
+export function onOverview(state) {
+  const category = state.attributes && state.attributes.entity_category;
+  if (category !== 'diagnostic' && category !== 'config') return true;
+  return state.attributes.overloaded === true;
 }
 
 function dcRank(state) {

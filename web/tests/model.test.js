@@ -1,7 +1,7 @@
 // Pure logic behind the cards, charts, API client and websocket client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cardKind, tankInfo, layoutOverview, binaryWording, normalizeHealth, mergeEvents, normalizeHistory, normalizeTokens } from '../static/model.js';
+import { cardKind, tankInfo, layoutOverview, onOverview, binaryWording, normalizeHealth, mergeEvents, normalizeHistory, normalizeTokens } from '../static/model.js';
 import { niceTicks, timelineSegments, timeTicks, zoneOffset } from '../static/components/chart.js';
 import { parseRetryAfter, tokenExpiry } from '../static/api.js';
 import { backoffDelay } from '../static/ws.js';
@@ -66,6 +66,18 @@ test('overview groups by entity area, else device area, else Other (last); clima
   assert.equal(sala[0].name, 'Living room sensor');
   assert.equal(groups[0].cards[0].key, 'climate-d3');
   assert.equal(groups[0].cards[0].entityIds.length, 1);
+});
+
+test('diagnostic entities stay off the overview unless they report an overload', () => {
+  const states = [
+    st('sensor.cistern_level', '71', { unit_of_measurement: '%' }),
+    st('sensor.cistern_errors', '0', { entity_category: 'diagnostic' }),
+    st('sensor.bus_load', '3', { entity_category: 'diagnostic', overloaded: false }),
+    st('sensor.bus_load_2', '149', { entity_category: 'diagnostic', overloaded: true }),
+  ];
+  assert.deepEqual(states.map(onOverview), [true, false, false, true]);
+  const keys = layoutOverview(states).flatMap((g) => g.cards.map((c) => c.key));
+  assert.deepEqual(keys.sort(), ['sensor.bus_load_2', 'sensor.cistern_level']);
 });
 
 test('tolerant readers for health, events, history and tokens', () => {

@@ -76,3 +76,13 @@ def test_bus_names_unique() -> None:
     bus = {"name": "rs485", "type": "serial", "port": "/dev/ttyUSB0"}
     assert _error({"buses": [bus, {**bus, "port": "/dev/ttyUSB1"}]}) == (
         ["buses", 1, "name"], "bus name 'rs485' is used twice")
+
+
+def test_tank_area_is_optional_text() -> None:
+    from integrations.modbus_tank.config import SENSOR_SCHEMA
+
+    base = {"name": "Cistern", "unit_id": 1, "profile": "maderas_tank_v1",
+            "tank": {"shape": "rectangular", "dimensions": {"length_m": 1, "width_m": 1, "height_m": 1},
+                     "commodity": "water", "mounting": {"type": "ultrasonic", "mount_height_m": 1.2}}}  # fmt: skip
+    assert "area" not in SENSOR_SCHEMA(base)
+    assert SENSOR_SCHEMA({**base, "area": "Patio"})["area"] == "Patio"
