@@ -23,6 +23,7 @@ from .transport import (
     CrcOrFrameError,
     SlaveException,
     SlaveTimeout,
+    WrongUnit,
     Transport,
 )
 
@@ -41,6 +42,8 @@ def reason_text(error: ModbusError, failures: int) -> str:
         return f"timeout after {failures} tries"
     if isinstance(error, CrcOrFrameError):
         return "CRC error" if "crc" in str(error).lower() else f"frame error: {error}"
+    if isinstance(error, WrongUnit):
+        return f"wrong unit answered: {error}"
     if isinstance(error, SlaveException):
         return f"exception {error.code:02X} {error.meaning}"
     if isinstance(error, BusUnavailable):

@@ -3,12 +3,15 @@
 Error tree (extends `rtu.ModbusError`; `transient` says whether a retry can help)::
 
     ModbusError
-    +-- SlaveTimeout        transient  no (complete) reply within the timeout: silent slave, wrong unit
+    +-- SlaveTimeout        transient  no byte of a reply within the timeout: a silent slave
     +-- CrcOrFrameError     transient  a reply arrived but did not decode (bad CRC, truncated)
+    +-- WrongUnit           transient  a good frame came from another unit id (address clash)
     +-- SlaveException      permanent for 01/02/03 (wrong profile), transient otherwise (busy ...)
     +-- BusUnavailable      transient  port gone / gateway unreachable; the coordinator reopens it
 
 pymodbus is imported when a transport is built, never at module import (tests/test_imports.py).
+pymodbus reports a damaged reply and a reply from another unit as a timeout; on serial lines its
+packet hook keeps the raw bytes of each reply so `classify_reply` (our own RTU codec) can say which.
 Both clients get `retries=0` and no auto-reconnect: the coordinator retries and reconnects on the
 hub's clock, so failures are counted and logged in one place.
 """
@@ -22,6 +25,7 @@ from .rtu import (
     READ_INPUT,
     ModbusError,
     ModbusExceptionError,
+    crc_ok,
     exception_meaning,
 )
 
@@ -34,6 +38,12 @@ class SlaveTimeout(ModbusError):
 
 class CrcOrFrameError(ModbusError):
     """A reply arrived but was corrupted or malformed."""
+
+    transient = True
+
+
+class WrongUnit(ModbusError):
+    """A well-formed reply came from another unit than the one asked (address clash on the bus)."""
 
     transient = True
 
@@ -72,6 +82,15 @@ class PymodbusTransport:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._received = bytearray()  # raw bytes since the last request (serial: see _trace)
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        """pymodbus's packet hook: remember what came back, so a silent failure can be explained."""
+        if sending:
+            self._received.clear()
+        elif len(self._received) < 512:
+            self._received += data
+        return data
 
     @property
     def connected(self) -> bool:
@@ -95,16 +114,16 @@ class PymodbusTransport:
             call = self._client.read_input_registers
         else:
             raise ValueError(f"function {function} is not a register read")
-        result = await self._call(call, address, count=count, device_id=unit)
+        result = await self._call(call, address, count=count, device_id=unit, unit=unit)
         registers = list(result.registers)
         if len(registers) != count:
             raise CrcOrFrameError(f"unit {unit}: asked for {count} registers, got {len(registers)}")
         return registers
 
     async def write_register(self, unit: int, address: int, value: int) -> None:
-        await self._call(self._client.write_register, address, value, device_id=unit)
+        await self._call(self._client.write_register, address, value, device_id=unit, unit=unit)
 
-    async def _call(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, call: Any, *args: Any, unit: int, **kwargs: Any) -> Any:
         from pymodbus.exceptions import ConnectionException, ModbusIOException
         from pymodbus.pdu import ExceptionResponse
 
@@ -115,25 +134,30 @@ class PymodbusTransport:
         except ConnectionException as err:
             raise BusUnavailable(f"{self.description}: {err}") from err
         except ModbusIOException as err:
-            raise self._io_error(err) from err
+            raise self._io_error(err, unit) from err
         except TimeoutError as err:
-            raise SlaveTimeout("no reply") from err
+            raise self._explain_silence(unit) from err
         except OSError as err:
             raise BusUnavailable(f"{self.description}: {err}") from err
         if isinstance(result, ExceptionResponse):
             code = int(result.exception_code)
             raise SlaveException(code, exception_meaning(code))
         if isinstance(result, ModbusIOException) or result.isError():
-            raise self._io_error(result)
+            raise self._io_error(result, unit)
         return result
 
-    def _io_error(self, err: Any) -> ModbusError:
+    def _io_error(self, err: Any, unit: int) -> ModbusError:
         if not self.connected:
             return BusUnavailable(f"{self.description}: connection lost")
         text = str(err).lower()
         if "crc" in text or "frame" in text:
             return CrcOrFrameError(str(err))
-        return SlaveTimeout("no reply")
+        return self._explain_silence(unit)
+
+    def _explain_silence(self, unit: int) -> ModbusError:
+        """pymodbus drops a bad or foreign reply and reports a timeout; tell the three apart."""
+        return classify_reply(bytes(self._received), unit)
+
 
 
 class SerialTransport(PymodbusTransport):
@@ -145,11 +169,11 @@ class SerialTransport(PymodbusTransport):
         from pymodbus.client import AsyncModbusSerialClient
         from pymodbus.framer import FramerType
 
-        client = AsyncModbusSerialClient(
+        super().__init__(None)
+        self._client = AsyncModbusSerialClient(
             port, framer=FramerType.RTU, baudrate=baudrate, parity=parity, stopbits=stopbits,
-            bytesize=bytesize, timeout=timeout, retries=0, reconnect_delay=0,
+            bytesize=bytesize, timeout=timeout, retries=0, reconnect_delay=0, trace_packet=self._trace,
         )  # fmt: skip
-        super().__init__(client)
         self.description = port
 
 
@@ -164,6 +188,22 @@ class TcpTransport(PymodbusTransport):
         client = AsyncModbusTcpClient(host, port=port, framer=kind, timeout=timeout, retries=0, reconnect_delay=0)
         super().__init__(client)
         self.description = f"{host}:{port}"
+
+
+def classify_reply(raw: bytes, unit: int) -> ModbusError:
+    """Why a request got no usable reply, from the raw bytes that did arrive (RTU framing).
+
+    Nothing: the slave is silent. A frame with a good CRC from another address: a second device
+    with the same bus and another unit id answered (or two slaves share an id). Otherwise the
+    reply was damaged on the line (CRC) or cut short.
+    """
+    if not raw:
+        return SlaveTimeout("no reply")
+    if len(raw) >= 4 and crc_ok(raw) and raw[0] != unit:
+        return WrongUnit(f"unit {raw[0]} answered a request for unit {unit}")
+    if len(raw) >= 4 and not crc_ok(raw):
+        return CrcOrFrameError(f"CRC error in a {len(raw)}-byte reply")
+    return CrcOrFrameError(f"incomplete reply ({len(raw)} bytes)")
 
 
 def build_transport(bus: dict[str, Any]) -> Transport:

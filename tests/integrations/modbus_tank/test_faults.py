@@ -29,8 +29,10 @@ from integrations import modbus_tank
 from integrations.modbus_tank.coordinator import BusCoordinator, Slave
 from integrations.modbus_tank.transport import (
     BusUnavailable,
+    CrcOrFrameError,
     SlaveException,
     SlaveTimeout,
+    WrongUnit,
 )
 
 BAUD = 19200
@@ -156,6 +158,9 @@ async def test_corrupted_reply_is_an_error_without_state_change(tmp_path: Path) 
         assert {u: _level(r, n) for u, n in ((1, "tank_a"), (2, "tank_b"))} == levels
         assert {u: r.state(f"sensor.{n}_raw_reading").state for u, n in ((1, "tank_a"), (2, "tank_b"))} == raws
         assert r.state(f"sensor.{'tank_a' if bad == 1 else 'tank_b'}_errors").state == "1"
+        # pymodbus calls it a timeout; the raw bytes it saw say it was a damaged reply.
+        assert isinstance(r.slave(bad).last_error, CrcOrFrameError), r.slave(bad).last_error
+        assert str(r.slave(bad).last_error).startswith("CRC error in a ")
         ok = r.ok_polls(bad)
         await wait_for(lambda: r.ok_polls(bad) > ok, 3, "the next poll is fine")
         assert r.slave(bad).failures == 0 and sum(r.slave(u).error_count for u in (1, 2)) == errors + 1
@@ -188,9 +193,11 @@ async def test_wrong_unit_answering_is_rejected(tmp_path: Path) -> None:
         r.bus.slave(2).faults.answer_as_unit = 9
         await wait_for(lambda: not r.slave(2).available, 5, "unit 2 unavailable")
         slave = r.slave(2)
-        # pymodbus drops a reply from another unit (it cannot tell it from silence): a timeout, counted.
-        assert isinstance(slave.last_error, SlaveTimeout) and slave.error_count >= N_FAIL
-        assert r.state("sensor.tank_b_level").attributes["unavailable_reason"] == f"timeout after {N_FAIL} tries"
+        # pymodbus drops a reply from another unit as if it were silence; its raw bytes tell them apart.
+        assert isinstance(slave.last_error, WrongUnit) and slave.error_count >= N_FAIL
+        assert r.state("sensor.tank_b_level").attributes["unavailable_reason"] == (
+            "wrong unit answered: unit 9 answered a request for unit 2"
+        )
         assert r.state("sensor.tank_b_last_error").state == str(slave.last_error)
         assert _level(r, "tank_a") == "75.0" and r.slave(1).available
         r.bus.slave(2).faults.answer_as_unit = None

@@ -423,3 +423,14 @@ def test_exchange_time_from_request() -> None:
     request = rtu.read_holding(1, 0, 2)
     frame_len = len(rtu.encode_request(request))
     assert (frame_len, rtu.expected_response_length(request)) == (8, 9)
+
+
+def test_classify_reply_explains_what_pymodbus_calls_a_timeout() -> None:
+    from integrations.modbus_tank.transport import CrcOrFrameError, SlaveTimeout, WrongUnit, classify_reply
+
+    good = bytes.fromhex("01 03 04 00 0A 00 01 1B F1")  # PROTOCOLS.md 7.1 [V]
+    assert classify_reply(b"", 1) == SlaveTimeout("no reply")
+    assert classify_reply(good, 2) == WrongUnit("unit 1 answered a request for unit 2")
+    damaged = good[:-1] + bytes([good[-1] ^ 0x01])
+    assert classify_reply(damaged, 1) == CrcOrFrameError("CRC error in a 9-byte reply")
+    assert classify_reply(good[:3], 1) == CrcOrFrameError("incomplete reply (3 bytes)")
