@@ -54,8 +54,34 @@ def _bisect_level(f: Callable[[float], float], volume_l: float, height_m: float,
     return 0.5 * (lo + hi)
 
 
+class _Prism:
+    """Straight walls: volume is the footprint times the level, so both directions are exact."""
+
+    height_m: float
+
+    @property
+    def footprint_m2(self) -> float:
+        """Horizontal cross-section, the same at every height."""
+        raise NotImplementedError
+
+    @property
+    def capacity_l(self) -> float:
+        """Geometric volume in litres."""
+        return self.volume_at(self.height_m)
+
+    def volume_at(self, level_m: float) -> float:
+        """Litres below a liquid level measured from the bottom."""
+        _check_level(level_m, self.height_m)
+        return self.footprint_m2 * min(max(level_m, 0.0), self.height_m) * 1000.0
+
+    def level_at(self, volume_l: float) -> float:
+        """Liquid level in metres holding volume_l (linear, so exact)."""
+        _check_volume(volume_l, self.capacity_l)
+        return min(max(volume_l, 0.0) / 1000.0 / self.footprint_m2, self.height_m)
+
+
 @dataclass(frozen=True, kw_only=True)
-class VerticalCylinder:
+class VerticalCylinder(_Prism):
     """An upright cylinder: rooftop tanks (tinacos)."""
 
     diameter_m: float
@@ -66,24 +92,12 @@ class VerticalCylinder:
         _positive("height_m", self.height_m)
 
     @property
-    def capacity_l(self) -> float:
-        """Geometric volume in litres."""
-        return self.volume_at(self.height_m)
-
-    def volume_at(self, level_m: float) -> float:
-        """Litres below a liquid level measured from the bottom."""
-        _check_level(level_m, self.height_m)
-        level_m = min(max(level_m, 0.0), self.height_m)
-        return math.pi * (self.diameter_m / 2) ** 2 * level_m * 1000.0
-
-    def level_at(self, volume_l: float) -> float:
-        """Liquid level in metres holding volume_l (linear, so exact)."""
-        _check_volume(volume_l, self.capacity_l)
-        return min(max(volume_l, 0.0) / 1000.0 / (math.pi * (self.diameter_m / 2) ** 2), self.height_m)
+    def footprint_m2(self) -> float:
+        return math.pi * (self.diameter_m / 2) ** 2
 
 
 @dataclass(frozen=True, kw_only=True)
-class Rectangular:
+class Rectangular(_Prism):
     """A box: underground and ground-level cisterns."""
 
     length_m: float
@@ -96,20 +110,8 @@ class Rectangular:
         _positive("height_m", self.height_m)
 
     @property
-    def capacity_l(self) -> float:
-        """Geometric volume in litres."""
-        return self.volume_at(self.height_m)
-
-    def volume_at(self, level_m: float) -> float:
-        """Litres below a liquid level measured from the bottom."""
-        _check_level(level_m, self.height_m)
-        level_m = min(max(level_m, 0.0), self.height_m)
-        return self.length_m * self.width_m * level_m * 1000.0
-
-    def level_at(self, volume_l: float) -> float:
-        """Liquid level in metres holding volume_l (linear, so exact)."""
-        _check_volume(volume_l, self.capacity_l)
-        return min(max(volume_l, 0.0) / 1000.0 / (self.length_m * self.width_m), self.height_m)
+    def footprint_m2(self) -> float:
+        return self.length_m * self.width_m
 
 
 @dataclass(frozen=True, kw_only=True)
