@@ -18,6 +18,7 @@ hub's clock, so failures are counted and logged in one place.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 from .rtu import (
@@ -83,13 +84,17 @@ class PymodbusTransport:
     def __init__(self, client: Any) -> None:
         self._client = client
         self._received = bytearray()  # raw bytes since the last request (serial: see _trace)
+        self.reply_received_at: float | None = None  # loop time the last reply bytes arrived
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
-        """pymodbus's packet hook: remember what came back, so a silent failure can be explained."""
+        """pymodbus's packet hook: remember what came back (and when), to explain failures and time gaps."""
         if sending:
             self._received.clear()
-        elif len(self._received) < 512:
-            self._received += data
+            self.reply_received_at = None
+        else:
+            if len(self._received) < 512:
+                self._received += data
+            self.reply_received_at = time.monotonic()  # the clock asyncio's loop.time() reads
         return data
 
     @property
