@@ -65,7 +65,9 @@ class AuthManager:
     async def load(self) -> None:
         """Create or upgrade the tables and read users and tokens into memory."""
         await self._store.load(self._clock.time())
-        await self._cpu(passwords.dummy_hash)  # so the first unknown-user login costs one hash, not two
+        # Made in the background so the first unknown-user login costs one hash, not two, without
+        # holding up start-up (a scrypt hash is most of the hub's start time otherwise).
+        self._dummy_ready = asyncio.get_running_loop().run_in_executor(None, passwords.dummy_hash)
 
     async def _cpu(self, fn: Callable[..., _T], *args: Any) -> _T:
         async with self._hashing:
