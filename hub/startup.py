@@ -79,6 +79,7 @@ async def start_hub(hub: Hub) -> None:
         hub, host=http.get("server_host", DEFAULT_SERVER_HOST), port=http.get("server_port", DEFAULT_SERVER_PORT)
     )
     await hub.http.start()
+    hub.auth.warm_up()
 
 
 async def stop_hub(hub: Hub, timeout: float) -> None:
@@ -89,6 +90,8 @@ async def stop_hub(hub: Hub, timeout: float) -> None:
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    if hub.auth is not None:
+        hub.auth.close()
     reserve = min(1.0, timeout / 4)  # kept back for the outbox, the recorder and the database
 
     def budget(keep: float) -> float:

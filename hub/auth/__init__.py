@@ -65,9 +65,26 @@ class AuthManager:
     async def load(self) -> None:
         """Create or upgrade the tables and read users and tokens into memory."""
         await self._store.load(self._clock.time())
-        # Made in the background so the first unknown-user login costs one hash, not two, without
-        # holding up start-up (a scrypt hash is most of the hub's start time otherwise).
-        self._dummy_ready = asyncio.get_running_loop().run_in_executor(None, passwords.dummy_hash)
+
+    def warm_up(self, delay: float = 2.0) -> None:
+        """Make the dummy hash in the background a little after the hub starts serving.
+
+        The first login for an unknown username then costs one hash, like a known one. Made
+        during start it was most of the start time (a scrypt hash is ~50 ms of CPU and holds
+        the interpreter while it runs), so it waits until start-up is over.
+        """
+        loop = asyncio.get_running_loop()
+
+        def start() -> None:
+            self._dummy_ready = loop.run_in_executor(None, passwords.dummy_hash)
+
+        self._warm_timer = self._clock.call_later(delay, start)
+
+    def close(self) -> None:
+        """Cancel background work that has not started yet (the hub is stopping)."""
+        timer = getattr(self, "_warm_timer", None)
+        if timer is not None:
+            timer.cancel()
 
     async def _cpu(self, fn: Callable[..., _T], *args: Any) -> _T:
         async with self._hashing:

@@ -282,3 +282,11 @@ async def test_a_weaker_stored_hash_is_replaced_at_the_next_login(auth: AuthMana
     [stored] = await db.run(lambda d: d.execute("SELECT password_hash FROM auth_users").fetchone())
     assert stored.startswith("scrypt$16384$8$1$")
     await restarted.login("ana", PASSWORD, address=ADDRESS)
+
+
+async def test_dummy_hash_is_made_after_start_not_during_it(hub, clock) -> None:  # type: ignore[no-untyped-def]
+    from hub.auth import passwords
+
+    assert getattr(hub.auth, "_dummy_ready", None) is None  # start-up did not pay for it
+    await clock.advance(2.0)
+    assert await hub.auth._dummy_ready == passwords.dummy_hash()
