@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import gc
 import json
 import logging
 import os
 import platform
-import socket
 import struct
 import sys
 import tempfile
@@ -46,6 +44,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench.rawws import RawWebSocket
 from hub.http import HttpServer
 from hub.http.websocket import CLIENTS_KEY, DEFAULT_QUEUE_SIZE
 from hub.runtime import Hub
@@ -54,7 +53,6 @@ ENTITIES = 100
 GOAL_P99_MS = 50.0
 PASSWORD = "bench horse battery"
 DRAIN_TIMEOUT = 15.0  # seconds the healthy clients get, after the last write, to receive everything
-STALLED_RCVBUF = 4096
 ROOT = Path(__file__).resolve().parent.parent  # `bench` is a folder of the repository, not a package installed
 DEFLATE = 15  # what aiohttp's client offers for permessage-deflate (browsers offer it too)
 
@@ -143,46 +141,8 @@ async def wait_for_all(clients: list[HealthyClient], expected: int, timeout: flo
         await asyncio.sleep(0.01)
 
 
-class StalledClient:
-    """A websocket on a plain socket with a tiny receive buffer, so that it can stop reading for real."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> StalledClient:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_RCVBUF)  # before connect: sets the window
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (host, port))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=STALLED_RCVBUF)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /api/websocket HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise RuntimeError(f"websocket upgrade refused: {head[:80]!r}")
-        return cls(reader, writer)
-
-    def send(self, message: dict[str, Any]) -> None:
-        payload, mask = orjson.dumps(message), os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        if len(payload) < 126:
-            header = bytes([0x81, 0x80 | len(payload)])
-        else:
-            header = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(payload))
-        self.writer.write(header + mask + masked)
-
-    async def frame(self) -> tuple[int, bytes]:
-        first, second = await self.reader.readexactly(2)
-        length = second & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", await self.reader.readexactly(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
-        return first & 0x0F, await self.reader.readexactly(length)
+class StalledClient(RawWebSocket):
+    """A raw websocket that authenticates, subscribes to every state and then stops reading."""
 
     async def handshake(self, token: str) -> None:
         """Authenticate and subscribe to every state; after this the client never reads on its own."""
@@ -209,11 +169,6 @@ class StalledClient:
             return f"connection cut without a close frame after {frames} buffered frames"
         except TimeoutError:
             return f"still open ({frames} frames read)"
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
 
 
 class ChildClients:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import os
-import socket
 import struct
 from typing import Any
 
@@ -16,6 +12,7 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
+from bench.rawws import RawWebSocket
 from hub import __version__
 from hub.http import HttpServer
 from hub.http.websocket import CLIENTS_KEY
@@ -174,52 +171,6 @@ async def test_call_service(api: Any) -> None:
     assert reply["error"]["code"] == "bad_request"
     assert len(calls) == 1
     await ws.close()
-
-
-class RawWebSocket:
-    """A websocket client on a plain socket with tiny buffers, so it can stop reading for real."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> RawWebSocket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (host, port))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /api/websocket HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101"), head
-        return cls(reader, writer)
-
-    def send(self, message: dict[str, Any]) -> None:
-        payload, mask = orjson.dumps(message), os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        if len(payload) < 126:
-            header = bytes([0x81, 0x80 | len(payload)])
-        else:  # client frames are masked; 16-bit length is plenty for a command
-            header = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(payload))
-        self.writer.write(header + mask + masked)
-
-    async def frame(self) -> tuple[int, bytes]:
-        first, second = await self.reader.readexactly(2)
-        length = second & 0x7F
-        if length == 126:
-            (length,) = struct.unpack("!H", await self.reader.readexactly(2))
-        elif length == 127:
-            (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
-        return first & 0x0F, await self.reader.readexactly(length)
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
 
 
 async def test_a_stalled_client_is_cut_off_while_a_healthy_one_gets_every_state_in_order(
