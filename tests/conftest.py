@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import threading
@@ -69,6 +70,16 @@ def _forget_custom_modules() -> Iterator[None]:
     yield
     for name in [n for n in sys.modules if n == CUSTOM_DIR or n.startswith(CUSTOM_DIR + ".")]:
         del sys.modules[name]
+
+
+@pytest.fixture
+def quiet_pymodbus() -> Iterator[None]:
+    """pymodbus logs every timeout and bad frame at ERROR; tests that cause them on purpose use this."""
+    logger = logging.getLogger("pymodbus")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture

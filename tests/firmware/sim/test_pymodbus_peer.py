@@ -7,7 +7,6 @@ TankSensor logic, in a SensorSimulator or MultiSensorBus, on side b.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -28,14 +27,7 @@ def tank(start_pct: float) -> SimulatedTank:
     return SimulatedTank(3000.0, 2.0, 2.4, start_pct, noise_mm=0.0, spike_probability=0.0)
 
 
-@pytest.fixture(autouse=True)
-def _quiet_pymodbus() -> Iterator[None]:
-    """pymodbus logs every timeout at ERROR; the timeouts here are on purpose."""
-    logger = logging.getLogger("pymodbus")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_pymodbus")  # timeouts here are on purpose
 
 
 @pytest.fixture

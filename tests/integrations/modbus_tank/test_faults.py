@@ -10,9 +10,8 @@ scan_interval 1 s, timeout 0.3 s, unavailable after 2 failures; every wait is a 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +39,7 @@ TIMEOUT_S = 0.3
 N_FAIL = 2
 
 
-@pytest.fixture(autouse=True)
-def _quiet_pymodbus() -> Iterator[None]:
-    """pymodbus logs every timeout and bad frame at ERROR; here they are on purpose."""
-    logger = logging.getLogger("pymodbus")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_pymodbus")  # timeouts here are on purpose
 
 
 def _sim_tank(start_pct: float) -> SimulatedTank:
