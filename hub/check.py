@@ -29,7 +29,7 @@ def validate_configuration(config_dir: Path, discovery: Discovery) -> CheckResul
     """Load configuration.yaml, import the configured integrations' schemas, validate every block."""
     result = CheckResult()
     try:
-        raw, _ = load_yaml_partial(config_dir / CONFIG_FILE, config_dir=config_dir)
+        raw, load_errors = load_yaml_partial(config_dir / CONFIG_FILE, config_dir=config_dir)
     except ConfigErrors as err:
         result.errors = list(err.errors)
         return result
@@ -54,7 +54,7 @@ def validate_configuration(config_dir: Path, discovery: Discovery) -> CheckResul
             )
             result.problems[domain] = message
     known = set(discovery.integrations) | set(discovery.errors())
-    validated, errors = check_config(config_dir, schemas, known)
+    validated, errors = check_config(config_dir, schemas, known, loaded=(raw, load_errors))
     result.config = validated
     result.errors.extend(errors)
     for error in errors:

@@ -62,17 +62,23 @@ def check_config(
     known_domains: Collection[str],
     *,
     environ: Mapping[str, str] | None = None,
+    loaded: tuple[NodeDict, list[ConfigError]] | None = None,
 ) -> tuple[dict[str, Any], list[ConfigError]]:
     """Load and validate every block; return the valid blocks and every error found.
+
+    `loaded` is what `load_yaml_partial` already returned for this directory (the start
+    sequence reads the file once to learn which integrations to import, then validates).
 
     Core blocks that are absent are returned with their defaults. A block that fails
     is left out of the result; the others are kept. An integration whose schema is
     None accepts any mapping.
     """
-    try:
-        config, load_errors = load_yaml_partial(Path(config_dir) / CONFIG_FILE, config_dir=config_dir, environ=environ)
-    except ConfigErrors as exc:
-        return {}, exc.errors
+    if loaded is None:
+        try:
+            loaded = load_yaml_partial(Path(config_dir) / CONFIG_FILE, config_dir=config_dir, environ=environ)
+        except ConfigErrors as exc:
+            return {}, exc.errors
+    config, load_errors = loaded
     known = {*known_domains, *integration_schemas}
     validated: dict[str, Any] = {}
     errors: list[ConfigError] = list(load_errors)
