@@ -198,11 +198,25 @@ class Outbox:
         if not self._started:
             raise OutboxClosed("outbox is not started; call start() first")
 
-    async def enqueue(self, channel: str, payload: dict[str, Any], *, context: Context | None = None) -> OutboxMessage:
-        """Store a message durably, then wake the channel's worker; returns after the commit."""
+    async def enqueue(
+        self,
+        channel: str,
+        payload: dict[str, Any],
+        *,
+        context: Context | None = None,
+        message_id: str | None = None,
+        also: Callable[[sqlite_utils.Database], Any] | None = None,
+    ) -> OutboxMessage:
+        """Store a message durably, then wake the channel's worker; returns after the commit.
+
+        `message_id` lets the caller choose the stable id (an order id, so the receiver's
+        idempotency key and the message are one); a second enqueue with the same id raises
+        `sqlite3.IntegrityError` and stores nothing. `also(db)` runs in the same transaction,
+        so a caller's own row (an order marked queued) and the message commit together or not at all.
+        """
         self._check_open()
         body = orjson.dumps(payload).decode()  # fails here, not in the worker, if not JSON-able
-        message_id = new_id()
+        message_id = message_id or new_id()
         now = self._clock.time()
         context_id = context.id if context is not None else None
 
@@ -216,6 +230,8 @@ class Outbox:
                 f"INSERT INTO outbox ({_COLUMNS}) VALUES (?, ?, ?, ?, 0, 'pending', NULL, ?, NULL, ?, ?)",
                 [message_id, channel, seq, body, now, context_id, now],
             )
+            if also is not None:
+                also(db)
             return _fetch(db, message_id)  # type: ignore[return-value]
 
         return await self._write(insert, wake=channel)

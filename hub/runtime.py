@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from .bus import EVENT_HUB_STARTED, EVENT_HUB_STOP, Bus
 from .clock import Clock, RealClock
+from .http.views import ViewRegistry
 from .scope import Scope, ScopedHub
 from .services import ServiceRegistry
 from .states import StateMachine, StateTracker
@@ -77,6 +78,7 @@ class Hub:
         self.discovery: Any = None
         self.auth: Any = None  # hub.auth.AuthManager
         self.http: Any = None  # hub.http.HttpServer, started last and stopped first
+        self.views = ViewRegistry()  # endpoints integrations add (served by the HTTP server's catch-all)
 
     # -- tasks ----------------------------------------------------------------------------
 

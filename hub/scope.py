@@ -257,6 +257,12 @@ class ScopedHub:
         """Run `cleanup` when the integration unloads (close sockets, ports, sessions)."""
         self.scope.on_close(cleanup)
 
+    def register_view(self, route: Any) -> Callable[[], None]:
+        """Serve an HTTP `Route` under /api/<integration>/ until unload (hub/http/views.py)."""
+        unregister: Callable[[], None] = self._hub.views.register(route, owner=self.name.split(".")[0])
+        self.scope.on_close(unregister)
+        return unregister
+
     def scoped(self, name: str) -> ScopedHub:
         """A child scope (e.g. one config entry) released with this one or on its own."""
         return ScopedHub(self._hub, self.scope.child(name))

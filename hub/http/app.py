@@ -28,6 +28,7 @@ from .common import (
     PUBLIC,
     REQUEST_ID_KEY,
     RESIDENT,
+    VIEWS_KEY,
     ApiError,
     Handler,
     Route,
@@ -41,6 +42,7 @@ _LOGGER = logging.getLogger(__name__)
 _ACCESS_LOGGER = logging.getLogger("hub.http.access")
 
 ROUTES_KEY: web.AppKey[dict[AbstractRoute, Route]] = web.AppKey("routes")
+VIEW_ROUTE_KEY: web.RequestKey[Route] = web.RequestKey("view_route")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -83,6 +85,9 @@ def create_app(
     for route in table:
         routes[app.router.add_route(route.method, route.path, route.handler)] = route
     app[ROUTES_KEY] = routes
+    # After every core route: what integrations register while the hub runs (hub/http/views.py).
+    app[VIEWS_KEY] = hub.views
+    app.router.add_route("*", "/api/{tail:.+}", _dispatch_view)
     views_auth.setup(app)
     static.setup(app, web_root if web_root is not None else static.WEB_ROOT)
     websocket.setup(app, queue_size=ws_queue_size, auth_timeout=ws_auth_timeout, close_timeout=ws_close_timeout)
@@ -126,10 +131,45 @@ def _from_http_exception(err: web.HTTPException) -> ApiError:
     return ApiError(err.status, err.reason or "error", headers=keep)
 
 
+async def _dispatch_view(request: web.Request) -> web.StreamResponse:
+    """The catch-all: serve a route an integration registered, else 404 / 405 like aiohttp would."""
+    route = request.get(VIEW_ROUTE_KEY)
+    if route is None:
+        _, _, allowed = request.app[VIEWS_KEY].match(request.method, request.path)
+        allowed |= await _core_methods(request)
+        if allowed:
+            raise ApiError(405, "method not allowed", headers={"Allow": ",".join(sorted(allowed))})
+        raise ApiError(404, "not found")
+    return await route.handler(request)
+
+
+async def _core_methods(request: web.Request) -> set[str]:
+    """Methods the core routes allow on this path (the catch-all also receives their wrong methods)."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        match, methods = await resource.resolve(request)
+        if match is None and "*" not in methods:
+            allowed |= methods
+    return allowed
+
+
+def _route_of(request: web.Request) -> Route | None:
+    """The Route behind this request: a core one, or one an integration registered."""
+    route = request.app[ROUTES_KEY].get(request.match_info.route)
+    if route is not None or request.match_info.route.handler is not _dispatch_view:
+        return route
+    view, params, _ = request.app[VIEWS_KEY].match(request.method, request.path)
+    if view is not None:
+        request[VIEW_ROUTE_KEY] = view
+        # The handler reads its placeholders from match_info like a core handler does.
+        request.match_info.update(params)
+    return view
+
+
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bearer token on /api (public routes excepted) and the route's role; 401 / 403 otherwise."""
-    route = request.app[ROUTES_KEY].get(request.match_info.route)
+    route = _route_of(request)
     if (route is not None and route.role == PUBLIC) or not _api_path(request.path):
         return await handler(request)
     auth = request.app[HUB_KEY].auth

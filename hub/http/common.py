@@ -19,6 +19,7 @@ from ..auth import ROLE_ADMIN, ROLE_RESIDENT, AuthError, LoginThrottled
 
 if TYPE_CHECKING:
     from ..runtime import Hub
+    from .views import ViewRegistry
 
 MAX_BODY = 64 * 1024  # bytes; larger bodies get 413 (docs/http.md)
 
@@ -34,6 +35,7 @@ ENTITY_ID_PATTERN = r"^[a-z0-9]+(_[a-z0-9]+)*\.[a-z0-9]+(_[a-z0-9]+)*$"  # what 
 HUB_KEY: web.AppKey[Hub] = web.AppKey("hub")
 PRINCIPAL_KEY: web.RequestKey[Any] = web.RequestKey("principal")
 REQUEST_ID_KEY: web.RequestKey[str] = web.RequestKey("request_id")
+VIEWS_KEY: web.AppKey[ViewRegistry] = web.AppKey("views")  # routes integrations register (views.py)
 
 STATUS_CODES: dict[int, str] = {
     400: "bad_request",

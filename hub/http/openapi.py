@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .. import __version__
 from .common import (
+    VIEWS_KEY,
     ENTITY_ID_PATTERN,
     ID_PATTERN,
     PUBLIC,
@@ -159,7 +160,8 @@ def _operation_id(route: Route) -> str:
 
 async def get_openapi(request: web.Request) -> web.Response:
     """This API's OpenAPI description."""
-    return json_response(build_spec(request.app[TABLE_KEY]))
+    views = request.app.get(VIEWS_KEY)
+    return json_response(build_spec((*request.app[TABLE_KEY], *(views.routes() if views is not None else ()))))
 
 
 ROUTES = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,31 @@ async def test_injected_task_factory_names_workers(db: Database, clock: ManualCl
     await box.stop()
     assert made == ["outbox:alarms"]
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "outbox:alarms" and not t.done()]
+
+
+async def test_caller_chosen_id_and_own_row_commit_together(outbox: Outbox, db: Database) -> None:
+    """An order row and its message commit in one transaction; a failing `also` stores neither."""
+
+    def make_table(conn: Any) -> None:
+        conn.execute("CREATE TABLE orders (id TEXT PRIMARY KEY, state TEXT)")
+
+    await db.run(make_table)
+    msg = await outbox.enqueue(
+        "resupply.x", {"order": "o1"}, message_id="o1",
+        also=lambda conn: conn.execute("INSERT INTO orders VALUES ('o1', 'queued')"),
+    )  # fmt: skip
+    assert msg.id == "o1"
+    assert await db.run(lambda conn: conn.execute("SELECT state FROM orders").fetchall()) == [("queued",)]
+
+    def fail(conn: Any) -> None:
+        conn.execute("INSERT INTO orders VALUES ('o2', 'queued')")
+        raise RuntimeError("the caller's own write failed")
+
+    with pytest.raises(RuntimeError, match="own write failed"):
+        await outbox.enqueue("resupply.x", {"order": "o2"}, message_id="o2", also=fail)
+    assert await outbox.get("o2") is None
+    assert await db.run(lambda conn: conn.execute("SELECT id FROM orders").fetchall()) == [("o1",)]
+    # The same id twice is refused: one order never becomes two messages.
+    with pytest.raises(sqlite3.IntegrityError):
+        await outbox.enqueue("resupply.x", {"order": "o1"}, message_id="o1")
+    assert [m.id for m in await outbox.list(channel="resupply.x")] == ["o1"]
