@@ -96,6 +96,7 @@ class Entity:
     has_entity_name: bool = True  # name is relative to the device ("Level" on device "Cistern")
     enabled_by_default: bool = True  # False: registered disabled by the integration (noisy diagnostics)
     device_info: DeviceInfo | None = None
+    suggested_object_id: str | None = None  # entity id wanted when first registered (default: from the name)
     extra_attributes: Mapping[str, Any] = MappingProxyType({})
 
     name = _Described()
@@ -252,8 +253,8 @@ class EntityPlatform:
         if entity.device_info:
             device = await self._devices.async_get_or_create(config_entry_id=self.config_entry_id, **entity.device_info)
         entity.device_entry = device
-        suggestion = entity.name
-        if entity.has_entity_name and device is not None and device.display_name:
+        suggestion = entity.suggested_object_id or entity.name
+        if entity.suggested_object_id is None and entity.has_entity_name and device is not None and device.display_name:
             suggestion = f"{device.display_name} {entity.name or ''}"
         entry = await self._registry.async_get_or_create(
             entity.domain,

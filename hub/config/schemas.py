@@ -129,6 +129,15 @@ def url(value: Any) -> str:
     return text
 
 
+def email(value: Any) -> str:
+    """An email address: one @, something on both sides, a dot in the domain, no spaces."""
+    text = _text(value, "an email address")
+    local, at, domain = text.rpartition("@")
+    if not at or not local or "." not in domain.strip(".") or any(c.isspace() for c in text) or "@" in local:
+        raise vol.Invalid(f"expected an email address like name@example.com, got '{text}'")
+    return text
+
+
 def slug(value: Any) -> str:
     """Lowercase letters and digits joined by single underscores, e.g. ``rooftop_tank``."""
     text = _text(value, "a slug")
