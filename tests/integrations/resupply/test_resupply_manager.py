@@ -180,3 +180,25 @@ async def test_concurrent_triggers_make_one_order(resupply_setup: Setup, clock: 
     assert len(created) <= 1
     await until(lambda: setup.service.orders())
     assert len(await setup.manager.store.list()) == 1
+
+
+async def test_unreadable_answer_is_retried_and_the_supplier_keeps_one_order(
+    resupply_setup: Setup, clock: ManualClock
+) -> None:
+    """The supplier took the order but answered garbage: the resend (same key) finds the same order."""
+    setup = resupply_setup
+    setup.service.garbage_next(1)
+    await setup.start()
+    await low_for_a_while(setup, clock)
+    order = await until(lambda: setup.manager.store.open_for(TANK))
+    await until(lambda: setup.service.orders(), what="the order processed at the supplier")
+    queued = await until(lambda: _last_error(setup, order.id), what="the error recorded")
+    assert "not JSON" in queued.last_error or "JSON" in queued.last_error
+    await setup.run_for(600)
+    await until(lambda: _status(setup, order.id, "sent"), what="sent on the retry")
+    assert setup.service.counters["distinct_orders"] == 1 and len(setup.service.orders()) == 1
+
+
+async def _last_error(setup: Setup, order_id: str) -> Any:
+    order = await setup.manager.store.get(order_id)
+    return order if order is not None and order.last_error else None
