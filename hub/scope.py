@@ -196,6 +196,12 @@ class ScopedClock(Clock):
     def __init__(self, clock: Clock, scope: Scope) -> None:
         self._clock = clock
         self._scope = scope
+        # One-shot timers still pending. Not one scope cleanup per timer: an automation's
+        # time_pattern or `for:` makes a timer every few seconds for months, and the scope's
+        # cleanup list would only ever grow. Fired timers leave the set; cancelled ones are pruned.
+        self._timers: set[Timer] = set()
+        self._prune_at = 64
+        self._cleanup_registered = False
 
     def time(self) -> float:
         return self._clock.time()
@@ -207,9 +213,29 @@ class ScopedClock(Clock):
         await self._clock.sleep(delay)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> Timer:
-        timer = self._clock.call_at(when, callback, *args)
-        self._scope.on_close(timer.cancel)
+        def run(*call_args: Any) -> Any:
+            self._timers.discard(timer)
+            return callback(*call_args)
+
+        if not self._cleanup_registered:
+            self._scope.on_close(self._cancel_all)
+            self._cleanup_registered = True
+        timer = self._clock.call_at(when, run, *args)
+        self._timers.add(timer)
+        if len(self._timers) >= self._prune_at:
+            self._timers = {t for t in self._timers if not t.cancelled}
+            self._prune_at = max(64, 2 * len(self._timers))
         return timer
+
+    def _cancel_all(self) -> None:
+        timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+
+    @property
+    def pending_timers(self) -> int:
+        """One-shot timers made through this clock that have neither run nor been cancelled."""
+        return sum(1 for t in self._timers if not t.cancelled)
 
     def every(self, interval: float | timedelta, callback: Callable[..., Any], *args: Any) -> Repeating:
         handle = self._clock.every(interval, callback, *args)

@@ -54,7 +54,8 @@ def _non_negative(value: Any) -> float:
 
 
 def _loads(value: Any) -> tuple[float, ...]:
-    loads = tuple(sorted({_positive(v) for v in ensure_list(value)}))
+    # A tuple is what this validator returned before: the hub validates a block twice (check, setup).
+    loads = tuple(sorted({_positive(v) for v in (value if isinstance(value, tuple) else ensure_list(value))}))
     if not loads:
         raise vol.Invalid("list at least one load size in litres")
     return loads

@@ -94,3 +94,21 @@ async def test_scoped_hub_passes_through_hub_parts(hub: Hub) -> None:
     with pytest.raises(AttributeError):
         scoped._private  # noqa: B018
     await scoped.scope.close()
+
+
+async def test_timers_that_ran_or_were_cancelled_are_not_kept(hub: Hub, clock: ManualClock) -> None:
+    """A timer every few seconds for months must not grow the scope (time_pattern, `for:`)."""
+    scoped = hub.scoped("ticker")
+    fired: list[int] = []
+    for n in range(1000):
+        scoped.clock.call_later(1.0, fired.append, n)
+        await clock.advance(1.0)
+    for n in range(1000):
+        scoped.clock.call_later(5.0, fired.append, -1).cancel()
+    assert len(fired) == 1000 and scoped.clock.pending_timers == 0
+    assert scoped.scope.resource_count() < 200  # was one cleanup per timer
+    late = scoped.clock.call_later(60.0, fired.append, -2)
+    await scoped.scope.close()
+    assert late.cancelled
+    await clock.advance(120.0)
+    assert -2 not in fired
