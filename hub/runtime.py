@@ -77,6 +77,7 @@ class Hub:
         self.integrations: Any = None
         self.discovery: Any = None
         self.auth: Any = None  # hub.auth.AuthManager
+        self.automations: Any = None  # hub.automation.AutomationManager, after integrations
         self.http: Any = None  # hub.http.HttpServer, started last and stopped first
         self.views = ViewRegistry()  # endpoints integrations add (served by the HTTP server's catch-all)
 

@@ -1,8 +1,9 @@
 """The hub's start and stop sequences (kept apart from the Hub class to keep both small).
 
 Start: configuration (executor) -> database -> registries -> users and tokens -> recorder ->
-outbox -> integrations in dependency order -> config entries -> HTTP server. Stop begins with
-the HTTP server, so no request or websocket sees a half-stopped hub. A configuration error
+outbox -> integrations in dependency order -> config entries -> automations -> HTTP server. Stop
+begins with the HTTP server, then automations, so no request or websocket sees a half-stopped
+hub and no automation acts on an integration being unloaded. A configuration error
 disables the block it is in, not the hub; a database that cannot be opened stops the start,
 because a hub that cannot persist alarms must not pretend it can.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .auth import AuthManager
+from .automation.engine import AutomationManager
 from .check import CheckResult, validate_configuration
 from .config import CONFIG_FILE, ConfigError, write_default_config
 from .config.core_schema import DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT
@@ -74,6 +76,7 @@ async def start_hub(hub: Hub) -> None:
     await hub.config_entries.load()
     domains = checked.configured | set(hub.config_entries.domains())
     await hub.integrations.setup(domains, hub.config)
+    await _start_automations(hub)
 
     hub.http = HttpServer(
         hub, host=http.get("server_host", DEFAULT_SERVER_HOST), port=http.get("server_port", DEFAULT_SERVER_PORT)
@@ -99,6 +102,8 @@ async def stop_hub(hub: Hub, timeout: float) -> None:
 
     if hub.http is not None:
         await _bounded("stopping the HTTP server", hub.http.stop(), min(2.0, budget(reserve) / 2))
+    if hub.automations is not None:
+        await _bounded("stopping automations", hub.automations.stop(), min(2.0, budget(reserve) / 2))
     if hub.integrations is not None:
         await _bounded("unloading integrations", hub.integrations.unload_all(budget(reserve)), budget(reserve))
     if hub.config_entries is not None:
@@ -108,6 +113,18 @@ async def stop_hub(hub: Hub, timeout: float) -> None:
     if hub.recorder is not None:
         await _bounded("flushing history", hub.recorder.stop(), budget(0))
     await hub.db.stop()
+
+
+async def _start_automations(hub: Hub) -> None:
+    """Automations run on what the integrations provide; one that cannot start leaves the hub running."""
+    manager = AutomationManager(hub)
+    try:
+        await manager.start()
+    except Exception:  # alarms and orders must still flow without automations
+        _LOGGER.exception("Automations could not be started; the hub runs without them")
+        await _bounded("stopping automations", manager.stop(), 2.0)
+        return
+    hub.automations = manager
 
 
 def _load_config(hub: Hub) -> CheckResult:

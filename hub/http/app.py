@@ -19,7 +19,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from . import openapi, static, views_admin, views_auth, views_core, websocket
+from . import openapi, static, views_admin, views_auth, views_automation, views_core, websocket
 from .common import (
     ADMIN,
     HUB_KEY,
@@ -63,6 +63,7 @@ def route_table() -> tuple[Route, ...]:
         *views_auth.ROUTES,
         *views_core.ROUTES,
         *views_admin.ROUTES,
+        *views_automation.ROUTES,
         *websocket.ROUTES,
         *openapi.ROUTES,
     )

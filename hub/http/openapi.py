@@ -9,12 +9,12 @@ from aiohttp import web
 
 from .. import __version__
 from .common import (
-    VIEWS_KEY,
     ENTITY_ID_PATTERN,
     ID_PATTERN,
     PUBLIC,
     RESIDENT,
     SLUG_PATTERN,
+    VIEWS_KEY,
     Route,
     json_response,
 )

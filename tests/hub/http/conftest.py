@@ -28,6 +28,8 @@ SAMPLE_PARAMS = {
     "entry_id": "entry1",
     "user_id": "user1",
     "token_id": "token1",
+    "automation_id": "cistern_low",
+    "run_id": "run1",
 }
 
 

@@ -60,6 +60,7 @@ SQLITE_MAGIC = b"SQLite format 3"
 PUBLIC_OPERATIONS = {
     ("POST", "/auth/login"), ("POST", "/auth/token"), ("POST", "/auth/logout"),
     ("GET", "/api/onboarding"), ("POST", "/api/onboarding"), ("GET", "/api/websocket"),
+    ("POST", "/api/resupply/callback/{supplier}"),  # authenticated by the supplier's signature instead
 }  # fmt: skip
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -142,8 +143,26 @@ def _prepare(hub: RunningHub) -> None:
         assert throwaway.status_code == 201, throwaway.text
         entities = [e["entity_id"] for e in session.get(f"{hub.url}/api/entities", timeout=10).json()]
         devices = [d["id"] for d in session.get(f"{hub.url}/api/devices", timeout=10).json()]
+        # A trace to read, and an order awaiting approval to approve or cancel.
+        ran = session.post(f"{hub.url}/api/services/automation/trigger", json={"entity_id": "automation.fuzz_hello"},
+                           timeout=10)  # fmt: skip
+        assert ran.status_code == 200, ran.text
+        traces: list[dict[str, Any]] = []
+        for _ in range(50):
+            traces = session.get(f"{hub.url}/api/automations/fuzz_hello/traces", timeout=10).json()["traces"]
+            if traces:
+                break
+            time.sleep(0.1)
+        ordered = session.post(f"{hub.url}/api/services/resupply/order_now?return_response=1", timeout=10,
+                               json={"tank": "sensor.fuzz_cistern_level", "quantity_l": 500})  # fmt: skip
+        assert ordered.status_code == 200, ordered.text
     assert entities and devices, "the demo integration should have created entities and devices"
+    assert traces, "the automation should have left a trace"
     hub.real_values = {
+        "automation_id": ["fuzz_hello"],
+        "run_id": [traces[0]["run_id"]],
+        "order_id": [ordered.json()["response"]["id"]],
+        "supplier": ["fuzz_water"],
         "entity_id": entities[:3],
         "device_id": devices[:2],
         "domain": ["demo"],
@@ -160,7 +179,16 @@ def running_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub
     (config_dir / "configuration.yaml").write_text(
         "hub:\n  name: Fuzz Hub\n  time_zone: America/Mexico_City\n  language: es-MX\n"
         "http:\n  server_host: 127.0.0.1\n  server_port: 0\n"  # the ready line says which port
-        "demo:\n  update_interval: 1\n",
+        "demo:\n  update_interval: 1\n"
+        # A supplier nobody answers (a closed port) and an approval step: orders wait, nothing is sent.
+        "resupply:\n  suppliers:\n    - {id: fuzz_water, commodity: water, type: webhook, url: 'http://127.0.0.1:9/',"
+        " webhook_secret: fuzz-secret, callback_secret: fuzz-callback}\n"
+        "  tanks:\n    - {tank: sensor.fuzz_cistern_level, supplier: fuzz_water, approval: true}\n",
+        encoding="utf-8",
+    )
+    (config_dir / "automations.yaml").write_text(
+        "- id: fuzz_hello\n  triggers: [{trigger: event, event_type: fuzz_hello}]\n"
+        "  actions: [{event: fuzz_said_hello, event_data: {n: '{{ 1 + 1 }}'}}]\n",
         encoding="utf-8",
     )
     env = dict(os.environ)
@@ -255,7 +283,8 @@ def test_every_operation_survives_fuzzing(
 
 
 def _fill_path(hub: RunningHub, path: str) -> str:
-    samples = {"service": "ping", "entry_id": "entry1"}
+    samples = {"service": "ping", "entry_id": "entry1", "automation_id": "fuzz_hello", "run_id": "none",
+               "order_id": "none", "supplier": "fuzz_water"}
     return re.sub(r"\{(\w+)\}", lambda m: (hub.real_values.get(m.group(1)) or [samples[m.group(1)]])[0], path)
 
 
@@ -291,7 +320,7 @@ def test_without_a_token_every_protected_operation_answers_401(running_hub: Runn
         public += is_public
         protected += not is_public
     assert not problems, "\n".join(problems)
-    assert (protected, public) == (29, len(PUBLIC_OPERATIONS))
+    assert (protected, public) == (36, len(PUBLIC_OPERATIONS))
 
 
 # -- pass 3: hostile input -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from hub.http.common import ADMIN, PUBLIC, RESIDENT, Route, json_response
-from hub.http.openapi import obj, STRING
+from hub.http.openapi import STRING, obj
 from hub.http.views import ViewRegistry, compile_path
 
 
