@@ -12,10 +12,12 @@ import * as login from './pages/login.js';
 import * as overview from './pages/overview.js';
 import * as entity from './pages/entity.js';
 import * as devices from './pages/devices.js';
+import * as orders from './pages/orders.js';
+import * as automations from './pages/automations.js';
 import * as users from './pages/users.js';
 import * as settings from './pages/settings.js';
 
-const ROUTES = { onboarding, login, overview, entity, devices, users, settings };
+const ROUTES = { onboarding, login, overview, entity, orders, automations, devices, users, settings };
 const PUBLIC = new Set(['onboarding', 'login']);
 
 const main = document.getElementById('main');

@@ -7,6 +7,8 @@ import { icon } from './icons.js';
 const NAV = [
   { route: 'overview', key: 'nav.overview' },
   { route: 'devices', key: 'nav.devices' },
+  { route: 'orders', key: 'nav.orders' },
+  { route: 'automations', key: 'nav.automations' },
   { route: 'users', key: 'nav.users', admin: true },
   { route: 'settings', key: 'nav.settings' },
 ];

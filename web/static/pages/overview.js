@@ -1,17 +1,18 @@
 // #/overview: health strip, cards grouped by area, open orders and recent alarms. Cards are
 // updated in place from the state store; only entities appearing or disappearing re-lay the grid.
-import { h, mount as fill, clear } from '../dom.js';
+import { h, mount as fill, clear, actionButton } from '../dom.js';
 import * as api from '../api.js';
 import * as store from '../store.js';
 import { t, tOr, formatDuration, formatBytes, formatNumber, formatDateTime, formatRelative, formatLitres } from '../i18n.js';
 import { layoutOverview, normalizeHealth, mergeEvents, asList } from '../model.js';
 import { createCard } from '../components/cards.js';
-import { pageTitle, section, loading, emptyState, takeFlash } from '../components/ui.js';
+import { pageTitle, section, loading, emptyState, notice, takeFlash } from '../components/ui.js';
+import { readOrders, canApprove, formatQuantity, isNotConfigured, ORDER_EVENTS } from '../orders-model.js';
+import { statusBadge, commodityLabel, orderAction } from './orders.js';
 
 export const titleKey = 'overview.title';
 
 const HEALTH_EVERY_MS = 30000;
-const ORDER_TYPES = ['order_created', 'order_updated'];
 const ALARM_TYPES = ['alarm_raised'];
 
 function healthItem(label, value, extra) {
@@ -66,6 +67,30 @@ function renderEvents(el, events, emptyKey, testPrefix) {
     h('time', { class: 'event-time', datetime: new Date(Number(ev.time_fired) * 1000).toISOString(), title: formatDateTime(ev.time_fired) }, formatRelative(ev.time_fired))))));
 }
 
+/** Open orders, each a link to #/orders, with Approve right here for those waiting for a resident. */
+function renderOrders(el, orders, message, refresh) {
+  if (!orders.length) { fill(el, emptyState('overview.no_orders')); return; }
+  fill(el, h('ul', { class: 'event-list' }, orders.map((o, i) => {
+    const approve = canApprove(o)
+      ? actionButton({ class: 'btn-primary', testid: `order-approve-${i}`, on: { click: async () => { await orderAction('approve', o, approve, message); refresh(); } } }, t('orders.approve'))
+      : null;
+    return h('li', { class: 'event', testid: `order-${i}` },
+      h('a', { class: 'event-type', href: '#/orders' }, commodityLabel(o), ' · ', o.tankName),
+      h('span', { class: 'event-time' }, statusBadge(o)),
+      h('span', { class: 'event-summary' }, [formatQuantity(o.quantityL), o.supplierName, o.eta !== null ? t('orders.eta_at', { when: formatRelative(o.eta) }) : null].filter(Boolean).join(' · ')),
+      approve ? h('div', { class: 'actions' }, approve) : null);
+  })));
+}
+
+async function loadOrders() {
+  try {
+    return readOrders(await api.get('/api/resupply/orders?status=open'));
+  } catch (err) {
+    if (isNotConfigured(err)) return []; // resupply is not set up on this hub
+    throw err;
+  }
+}
+
 async function loadEvents(types) {
   const bodies = await Promise.all(types.map((type) => api.get(`/api/events?event_type=${api.enc(type)}&limit=5`)));
   return mergeEvents(bodies, 5);
@@ -74,7 +99,8 @@ async function loadEvents(types) {
 export async function mount(main, app) {
   const healthEl = h('section', { class: 'health', testid: 'health', 'aria-label': t('health.title') }, loading());
   const cardsEl = h('div', { class: 'areas', testid: 'areas' }, loading());
-  const ordersEl = h('div', { testid: 'open-orders' }, loading());
+  const orderMessage = notice({ role: 'status', testid: 'order-message' }); // outlives the list's redraws
+  const ordersEl = h('div', {}, loading());
   const alarmsEl = h('div', { testid: 'recent-alarms' }, loading());
   main.append(h('div', { class: 'page' },
     pageTitle('overview.title'),
@@ -82,7 +108,7 @@ export async function mount(main, app) {
     healthEl,
     cardsEl,
     h('div', { class: 'two-col' },
-      section('overview.orders', ordersEl),
+      section('overview.orders', h('div', { testid: 'open-orders' }, orderMessage.el, ordersEl)),
       section('overview.alarms', alarmsEl))));
 
   const disposers = [];
@@ -95,7 +121,7 @@ export async function mount(main, app) {
   }
   async function refreshEvents() {
     await Promise.all([
-      loadEvents(ORDER_TYPES).then((evs) => renderEvents(ordersEl, evs, 'overview.no_orders', 'order'), (err) => fill(ordersEl, h('p', { class: 'notice notice-error' }, err.message))),
+      loadOrders().then((orders) => renderOrders(ordersEl, orders, orderMessage, refreshEvents), (err) => fill(ordersEl, h('p', { class: 'notice notice-error' }, err.message))),
       loadEvents(ALARM_TYPES).then((evs) => renderEvents(alarmsEl, evs, 'overview.no_alarms', 'alarm'), (err) => fill(alarmsEl, h('p', { class: 'notice notice-error' }, err.message))),
     ]);
   }
@@ -145,7 +171,7 @@ export async function mount(main, app) {
 
   // New orders and alarms show at once when the hub lets us subscribe; polling covers the rest.
   if (app.socket) {
-    for (const type of [...ORDER_TYPES, ...ALARM_TYPES]) {
+    for (const type of [...ORDER_EVENTS, ...ALARM_TYPES]) {
       disposers.push(app.socket.subscribeEvents(type, () => refreshEvents(), () => {}));
     }
   }
