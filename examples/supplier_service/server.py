@@ -41,6 +41,7 @@ NOT_CANCELLABLE = ("dispatched", "delivered")  # the truck has left: too late
 DEFAULT_PRICES = {"water": 0.12, "lp_gas": 11.5}
 # What a misbehaving proxy sends: says JSON, is not.
 GARBAGE = b'{"id": "SUP-00'
+HOLD_STEP = 0.05  # seconds: how often a held answer checks whether its client is still there
 
 OnDelivered = Callable[[dict[str, Any]], Awaitable[None] | None]
 
@@ -139,6 +140,8 @@ class _Faults:
     fail_count: int = 0
     retry_after: float | None = None
     garbage_count: int = 0
+    slow_seconds: float = 0.0
+    slow_count: int = 0
     reject_messages: list[str] = field(default_factory=list)
 
 
@@ -319,6 +322,14 @@ class SupplierService:
         """The next `count` API requests are processed but answered 200 with a body that is not JSON."""
         self.faults.garbage_count = count
 
+    def slow_next(self, seconds: float, count: int = 1) -> None:
+        """The next `count` API requests are processed at once but answered only after `seconds`.
+
+        The window a client can die in after the supplier has its order but before it hears so:
+        its resend with the same Idempotency-Key must find the order, not make a second one.
+        """
+        self.faults.slow_seconds, self.faults.slow_count = seconds, count
+
     def reject_next(self, message: str) -> None:
         """The next new order is refused with 422 and `message`."""
         self.faults.reject_messages.append(message)
@@ -447,7 +458,7 @@ async def _json_body(request: web.Request) -> Any:
 async def _errors_and_faults(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """ApiError -> JSON error; on the API (not /_control) the injected failures come first."""
+    """ApiError -> JSON error; on the API (not /_control) the injected failures come first, slow answers last."""
     service = request.app[SERVICE]
     api = request.path.startswith(API_PREFIX + "/")
     if api:
@@ -467,8 +478,19 @@ async def _errors_and_faults(
         response = _error(exc.status, exc.message, headers)
     if api and service.faults.garbage_count > 0:
         service.faults.garbage_count -= 1
-        return web.Response(status=200, body=GARBAGE, content_type="application/json")
+        response = web.Response(status=200, body=GARBAGE, content_type="application/json")
+    if api and service.faults.slow_count > 0:
+        service.faults.slow_count -= 1
+        await _hold(request, service.faults.slow_seconds)
     return response
+
+
+async def _hold(request: web.Request, seconds: float) -> None:
+    """Wait `seconds` before answering; stop early once the client hung up, as nobody is left to hear it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while request.transport is not None and (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(HOLD_STEP, left))
 
 
 async def _create(request: web.Request) -> web.Response:
@@ -550,6 +572,16 @@ async def _control_garbage(request: web.Request) -> web.Response:
     return web.json_response({"count": service.faults.garbage_count})
 
 
+async def _control_slow(request: web.Request) -> web.Response:
+    service = _control(request)
+    body = await _control_object(request)
+    seconds = body.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= 3600:
+        raise ApiError(422, "seconds must be a number from 0 to 3600")
+    service.slow_next(float(seconds), _count(body))
+    return web.json_response({"seconds": service.faults.slow_seconds, "count": service.faults.slow_count})
+
+
 async def _control_reject(request: web.Request) -> web.Response:
     service = _control(request)
     message = (await _control_object(request)).get("message")
@@ -588,6 +620,7 @@ def create_app(service: SupplierService) -> web.Application:
     app.router.add_post("/_control/fail", _control_fail)
     app.router.add_post("/_control/down", _control_down)
     app.router.add_post("/_control/garbage", _control_garbage)
+    app.router.add_post("/_control/slow", _control_slow)
     app.router.add_post("/_control/reject", _control_reject)
     app.router.add_post("/_control/orders/{order_id}/advance", _control_advance)
     app.on_cleanup.append(_close_service)

@@ -200,16 +200,20 @@ class ResupplyManager:
             decision = decide(snapshot, plan.policy, self.terms[plan.supplier], history, now=now,
                               tz=self._hub.time_zone)  # fmt: skip
             new = decision.history
+            if open_order is None:
+                self._show_reason(tank, decision.reason)
+            order = None
+            if decision.action == "order" and plan.auto_order:
+                assert decision.quantity_l is not None
+                # The order row commits before the memory that says it was made: a crash between
+                # the two leaves an open order (the next evaluation disarms the tank), never a tank
+                # disarmed without an order, which would not order again until refilled by hand.
+                order = await self._create(tank, decision.quantity_l, decision.price_estimate, decision.reason,
+                                           context=context)  # fmt: skip
             if (new.low_since, new.armed, new.last_order_at) != (low_since, armed, last_order_at):
                 await self.store.remember(tank, low_since=new.low_since, armed=new.armed,
                                           last_order_at=new.last_order_at)  # fmt: skip
-            if open_order is None:
-                self._show_reason(tank, decision.reason)
-            if decision.action != "order" or not plan.auto_order:
-                return None
-            assert decision.quantity_l is not None
-            return await self._create(tank, decision.quantity_l, decision.price_estimate, decision.reason,
-                                      context=context)  # fmt: skip
+            return order
 
     async def order_now(self, tank: str, quantity_l: float | None = None, *, context: Context | None = None) -> Order:
         """A resident's order, outside the policy (still one open order per tank, still approval if set)."""

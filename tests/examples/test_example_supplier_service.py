@@ -382,6 +382,43 @@ async def test_control_garbage_processes_but_mangles(start: Start, http: aiohttp
     assert service.counters["distinct_orders"] == 1
 
 
+async def test_control_slow_processes_first_and_answers_late(start: Start, http: aiohttp.ClientSession) -> None:
+    service, base = await start()
+    assert await control(http, base, "slow", {"seconds": 0.4, "count": 1}) == {"seconds": 0.4, "count": 1}
+    began = time.monotonic()
+    answer = asyncio.ensure_future(create(http, base, order_body(), key="s"))
+    try:
+        while not service.orders():  # the order exists while its answer is still held back
+            assert time.monotonic() - began < 2.0, "the held request was never processed"
+            await asyncio.sleep(0.01)
+        assert not answer.done()
+    finally:
+        status, order = await answer
+    assert status == 201 and order["id"] == service.orders()[0]["id"]
+    assert time.monotonic() - began >= 0.4
+    began = time.monotonic()
+    assert (await create(http, base, order_body(), key="s"))[0] == 200  # only the next one was slow
+    assert time.monotonic() - began < 0.3
+    for bad in ({"seconds": -1}, {"seconds": "5"}, {"seconds": True}, {}, {"seconds": 1, "count": -1}):
+        async with http.post(f"{base}/_control/slow", json=bad, headers=CONTROL) as response:
+            assert response.status == 422, bad
+    assert service.faults.slow_count == 0
+
+
+async def test_control_slow_stops_holding_when_the_client_hangs_up(start: Start) -> None:
+    service, base = await start()
+    service.slow_next(30)  # the Python side of /_control/slow
+    before = asyncio.all_tasks()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.2)) as impatient:
+        with pytest.raises(TimeoutError):
+            await create(impatient, base, order_body(), key="gone")
+    assert service.counters["distinct_orders"] == 1  # processed before the client gave up
+    deadline = time.monotonic() + 2.0
+    while [t for t in asyncio.all_tasks() if t not in before and not t.done() and t is not asyncio.current_task()]:
+        assert time.monotonic() < deadline, "the held answer outlived its client"
+        await asyncio.sleep(0.02)
+
+
 async def test_control_reject(start: Start, http: aiohttp.ClientSession) -> None:
     _, base = await start()
     await control(http, base, "reject", {"message": "no deliveries to this area"})
