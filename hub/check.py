@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from .config import CONFIG_FILE, CORE_SCHEMAS, ConfigError, ConfigErrors, check_config, load_yaml_partial
@@ -75,4 +76,11 @@ def check_configuration(config_dir: Path) -> list[ConfigError]:
     """Every error of a configuration directory (for `hub check-config`)."""
     if not (config_dir / CONFIG_FILE).exists():
         return [ConfigError(f"{CONFIG_FILE} not found in {config_dir}", file=CONFIG_FILE)]
-    return validate_configuration(config_dir, discover(config_dir)).errors
+    errors = validate_configuration(config_dir, discover(config_dir)).errors
+    # automations.yaml is read by the automation engine at start, not by the block validation above.
+    from .automation.config import load_automations
+    from .automation.template import TemplateEngine
+
+    # Compiles only (syntax errors with their line); nothing is rendered, so no states are needed.
+    engine = TemplateEngine(SimpleNamespace(states=None, clock=None, time_zone=None))
+    return errors + load_automations(config_dir, engine=engine)[1]

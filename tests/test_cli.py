@@ -71,6 +71,20 @@ def test_check_config_prints_every_error_and_fails(tmp_path: Path) -> None:
     assert "3 error(s)" in result.stderr
 
 
+def test_check_config_reads_automations_too(tmp_path: Path) -> None:
+    (tmp_path / "configuration.yaml").write_text("hub:\n  name: Casa\n")
+    (tmp_path / "automations.yaml").write_text(
+        "- id: ok\n  triggers: [{trigger: event, event_type: x}]\n  actions: [{event: y}]\n"
+        "- id: broken\n  triggers: [{trigger: event, event_type: x}]\n"
+        "  actions:\n    - event: y\n      event_data: {n: '{{ 1 + }}'}\n"
+    )
+    result = run("check-config", "-c", str(tmp_path))
+    assert result.returncode == 1, result.stdout
+    [line] = result.stdout.splitlines()
+    assert line.startswith("automations.yaml:8: automation 'broken' -> actions[0] -> event_data -> n:"), line
+    assert "template syntax error" in line
+
+
 def test_check_config_missing_directory_and_valid_default(tmp_path: Path) -> None:
     result = run("check-config", "-c", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "configuration.yaml not found" in result.stdout

@@ -16,7 +16,7 @@ from typing import Any
 import voluptuous as vol
 
 from ..config import ConfigError, ConfigErrors, NodeDict, NodeList, schemas, validate
-from ..config.yaml_loader import _LoadContext, first_failure
+from ..config.yaml_loader import first_failure, load_yaml_document
 from . import timeparse
 from .errors import TemplateError
 from .template import is_template
@@ -381,7 +381,7 @@ def check_templates(engine: Any, config: AutomationConfig) -> list[ConfigError]:
             for index, item in enumerate(value):
                 walk(item, (*path, index))
 
-    walk(config.data, (DOMAIN,))
+    walk(config.data, (f"automation '{config.id}'",))
     return errors
 
 
@@ -396,11 +396,9 @@ def read_automations(config_dir: Path | str, *, engine: Any = None) -> LoadedAut
     path = directory / AUTOMATIONS_FILE
     if not path.exists():
         return LoadedAutomations([], [], True)
-    # The public loaders insist on a mapping at the top; automations.yaml is a list.
-    context = _LoadContext(directory, None)
-    data = context.load_file(path)
-    if data is None and context.errors:
-        return LoadedAutomations([], list(context.errors), False)
+    data, load_errors = load_yaml_document(path, config_dir=directory)
+    if data is None and load_errors:
+        return LoadedAutomations([], list(load_errors), False)
     if data is None:
         return LoadedAutomations([], [], True)  # an empty file: no automations
     if isinstance(data, dict):
@@ -409,7 +407,7 @@ def read_automations(config_dir: Path | str, *, engine: Any = None) -> LoadedAut
     if not isinstance(data, list):
         error = ConfigError("automations.yaml must be a list of automations", file=AUTOMATIONS_FILE, line=1)
         return LoadedAutomations([], [error], False)
-    errors: list[ConfigError] = list(context.errors)
+    errors: list[ConfigError] = list(load_errors)
     configs: list[AutomationConfig] = []
     seen: dict[str, AutomationConfig] = {}
     for index, raw in enumerate(data):

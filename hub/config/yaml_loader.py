@@ -416,6 +416,19 @@ def load_yaml(path: Path | str, *, config_dir: Path | str, environ: Mapping[str,
     return data
 
 
+def load_yaml_document(
+    path: Path | str, *, config_dir: Path | str, environ: Mapping[str, str] | None = None
+) -> tuple[Any, list[ConfigError]]:
+    """Load a file whose top level may be anything (automations.yaml is a list).
+
+    Returns (data, errors): data is None when the file could not be read or parsed; otherwise
+    unresolved tags are LoadFailed markers, and `errors` lists them.
+    """
+    context = _LoadContext(Path(config_dir), environ)
+    data = context.load_file(Path(path))
+    return data, context.errors
+
+
 def load_yaml_partial(
     path: Path | str, *, config_dir: Path | str, environ: Mapping[str, str] | None = None
 ) -> tuple[NodeDict, list[ConfigError]]:

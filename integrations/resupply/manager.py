@@ -202,18 +202,18 @@ class ResupplyManager:
             new = decision.history
             if open_order is None:
                 self._show_reason(tank, decision.reason)
-            order = None
+            memory = (new.low_since, new.armed, new.last_order_at)
             if decision.action == "order" and plan.auto_order:
                 assert decision.quantity_l is not None
-                # The order row commits before the memory that says it was made: a crash between
-                # the two leaves an open order (the next evaluation disarms the tank), never a tank
-                # disarmed without an order, which would not order again until refilled by hand.
-                order = await self._create(tank, decision.quantity_l, decision.price_estimate, decision.reason,
-                                           context=context)  # fmt: skip
-            if (new.low_since, new.armed, new.last_order_at) != (low_since, armed, last_order_at):
+                # The order row, its outbox message and the memory that the tank ordered commit in
+                # one transaction: a crash never leaves a disarmed tank without an order, nor an
+                # order whose tank forgot it (min_interval would not hold for the next one).
+                return await self._create(tank, decision.quantity_l, decision.price_estimate, decision.reason,
+                                          context=context, memory=memory)  # fmt: skip
+            if memory != (low_since, armed, last_order_at):
                 await self.store.remember(tank, low_since=new.low_since, armed=new.armed,
                                           last_order_at=new.last_order_at)  # fmt: skip
-            return order
+            return None
 
     async def order_now(self, tank: str, quantity_l: float | None = None, *, context: Context | None = None) -> Order:
         """A resident's order, outside the policy (still one open order per tank, still approval if set)."""
@@ -235,13 +235,12 @@ class ResupplyManager:
             quantity_l = result.quantity_l
         price = quantity_l * terms.price_per_litre if terms.price_per_litre is not None else None
         async with self._locks[tank]:
-            order = await self._create(tank, quantity_l, price, f"ordered by hand: {format_litres(quantity_l)}",
-                                       context=context)  # fmt: skip
-            await self.store.remember(tank, low_since=None, armed=False, last_order_at=self._hub.clock.time())
-            return order
+            return await self._create(tank, quantity_l, price, f"ordered by hand: {format_litres(quantity_l)}",
+                                      context=context, memory=(None, False, self._hub.clock.time()))  # fmt: skip
 
     async def _create(self, tank: str, quantity_l: float, price: float | None, reason: str, *,
-                      context: Context | None) -> Order:  # fmt: skip
+                      context: Context | None, memory: tuple[float | None, bool, float | None]) -> Order:  # fmt: skip
+        """Store a new order with the tank's memory (low since, armed, last order) in one transaction."""
         plan = self.plans[tank]
         supplier = self.supplier_config[plan.supplier]
         state = self._hub.states.get(tank)
@@ -255,11 +254,17 @@ class ResupplyManager:
             currency=supplier["currency"], created=now, reason=reason, price_estimate=price,
             context_id=context.id if context is not None else None, updated=now,
         )  # fmt: skip
+        low_since, armed, last_order_at = memory
+
+        def write(db: Any) -> None:
+            rows.insert(db, order)
+            rows.remember(db, tank, low_since=low_since, armed=armed, last_order_at=last_order_at)
+
         if status is S.QUEUED:
             await self._hub.outbox.enqueue(f"resupply.{order.supplier}", {"order_id": order.id}, context=context,
-                                           message_id=order.id, also=lambda db: rows.insert(db, order))  # fmt: skip
+                                           message_id=order.id, also=write)  # fmt: skip
         else:
-            await self.store.create(order)
+            await self._hub.db.run(write)
         _LOGGER.info("Order %s for %s: %s (%s)", order.id, tank, format_litres(quantity_l), status.value)
         await self._changed(None, order, context)
         return order
