@@ -92,13 +92,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _run_demo(config_dir: Path) -> int:
     """Write the demo configuration, start the simulated tank sensors, run the hub, stop them."""
-    from .demo import DemoDevices, write_demo_config
+    from .demo import DemoDevices, DemoSuppliers, write_demo_config
 
     write_demo_config(config_dir)
     with DemoDevices(config_dir) as devices:
         _LOGGER.info("Simulated tank sensors (firmware, units 1-3) on %s, tank time x%g",
                      devices.link, devices.time.factor)  # fmt: skip
-        return asyncio.run(_run_hub(config_dir))
+
+        async def hub_with_suppliers() -> int:  # the suppliers share the hub's loop and stop after it
+            async with DemoSuppliers(config_dir, devices):
+                return await _run_hub(config_dir)
+
+        return asyncio.run(hub_with_suppliers())
 
 
 async def _run_hub(config_dir: Path) -> int:

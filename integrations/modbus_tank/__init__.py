@@ -68,7 +68,8 @@ async def async_setup(hub: Any, config: dict[str, Any], *, transport_factory: An
                 sensor["scan_interval"].total_seconds(),
                 failures_before_unavailable=sensor["failures_before_unavailable"],
             )  # fmt: skip
-            tanks[key] = (build_tank(sensor["tank"]), sensor["name"], sensor.get("area"))
+            tanks[key] = (build_tank(sensor["tank"]), sensor["name"], sensor.get("area"),
+                          sensor["refill_settle"].total_seconds())  # fmt: skip
         coordinators.append(coordinator)
         hub.on_unload(coordinator.stop)
     runtime = ModbusTankRuntime(coordinators={c.name: c for c in coordinators})

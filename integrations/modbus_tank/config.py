@@ -16,6 +16,7 @@ Every error carries its key path (`buses -> 0 -> tanks -> 1 -> unit_id: ...`).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import voluptuous as vol
@@ -24,12 +25,14 @@ from hub.config.schemas import (
     merge,
     modbus_device_schema,
     number,
+    period_at_least,
     polling_schema,
     positive_int,
     seconds,
     serial_port_schema,
     slug,
     tcp_endpoint_schema,
+    time_period,
 )
 
 from .profiles import BUILTIN_PROFILES, Profile, load_user_profiles
@@ -90,6 +93,10 @@ SENSOR_SCHEMA = vol.Schema(
             # Where the tank is (e.g. "Patio", "Azotea"); the dashboard groups cards by area.
             vol.Optional("area"): str,
             vol.Optional("failures_before_unavailable", default=3): positive_int,
+            # How long a rise must hold still before it counts as one delivery (docs/modbus_tank.md).
+            vol.Optional("refill_settle", default=timedelta(minutes=5)): vol.All(
+                time_period, period_at_least(timedelta(seconds=1))
+            ),
         },
     )
 )

@@ -247,6 +247,10 @@ class RefillDetector:
             base = median(v for _, v in self._floor) if self._floor else s
             if s < base + self.min_rise_l / 2:
                 self._append_spaced(self._floor, t, volume_l)
+                # The idle level spans the last confirm_s, as documented: with polls slower than
+                # the spacing, 32 samples would reach back hours of use and read a draining tank high.
+                while len(self._floor) > self.SMOOTH and self._floor[0][0] < t - self.confirm_s:
+                    self._floor.popleft()
             elif s >= base + self.min_rise_l:
                 self._rising_since, self._base = t, base
                 self._anchor, self._anchor_t = s, t

@@ -40,12 +40,12 @@ class TankDescription(EntityDescription):
 class TankState:
     """The tank model of one slave, fed by its coordinator's polls."""
 
-    def __init__(self, tank: Tank, clock: Any) -> None:
+    def __init__(self, tank: Tank, clock: Any, *, refill_settle_s: float = 300.0) -> None:
         self.tank, self.clock = tank, clock
         self.filter = PlausibilityFilter(full_scale=self._full_scale())
         self.consumption = ConsumptionEstimator()
         # A delivery is at least 5 % of the tank; noise is far below that.
-        self.refills = RefillDetector(min_rise_l=max(self.tank.capacity_l * 0.05, 1.0))
+        self.refills = RefillDetector(min_rise_l=max(self.tank.capacity_l * 0.05, 1.0), confirm_s=refill_settle_s)
         self.level: TankLevel | None = None
         self.reading: Reading | None = None
         self.rate: float | None = None
@@ -221,7 +221,7 @@ class BusLoadSensor(Entity):
 
 
 async def async_setup_platform(
-    hub: Any, coordinators: list[BusCoordinator], tanks: dict[str, tuple[Tank, str, str | None]]
+    hub: Any, coordinators: list[BusCoordinator], tanks: dict[str, tuple[Tank, str, str | None, float]]
 ) -> tuple[EntityPlatform, dict[str, TankState]]:
     """Register bus devices, then one device and its entities per slave; returns the tank models by slave key."""
     platform = EntityPlatform(hub, DOMAIN)
@@ -236,7 +236,7 @@ async def async_setup_platform(
         await hub.devices.async_get_or_create(**bus_device)
         entities.append(BusLoadSensor(coordinator, bus_device))
         for key, slave in coordinator.slaves.items():
-            tank, name, area = tanks[key]
+            tank, name, area, settle_s = tanks[key]
             if area is not None:
                 areas[(DOMAIN, f"{coordinator.name}:{slave.unit}")] = area
             device: DeviceInfo = {
@@ -244,7 +244,7 @@ async def async_setup_platform(
                 "connections": [("modbus", f"{coordinator.transport.description}:{slave.unit}")],
                 "name": name, "model": slave.profile.name, "via_device": bus_id,
             }  # fmt: skip
-            model = models[key] = TankState(tank, hub.clock)
+            model = models[key] = TankState(tank, hub.clock, refill_settle_s=settle_s)
             level_entity = TankSensor(coordinator, slave, device, model, DESCRIPTIONS[0])
             slave.add_listener(_feeder(model))  # before the entities: they read the model
             entities.append(level_entity)

@@ -165,6 +165,22 @@ def test_water_truck_5000_l_over_25_minutes_is_one_refill() -> None:
     assert abs(r.ended_at - (T0 + 0.5 * DAY + 1500)) <= 300
 
 
+def test_a_fast_draining_tank_polled_slowly_measures_the_truck_not_the_drain() -> None:
+    """Idle level from the last confirm_s only: 32 slow polls would reach back hours of use.
+
+    The demo's shape: 1,100 L drawn at 2,400 L/day (x60 tank time), polled every 300 s of tank
+    time, a 690 L truck over 15 minutes.
+    """
+    samples = series(seed=11, days=0.5, dt=300, start_l=700, per_day=2400, noise_l=2,
+                     deliveries=((0.4 * DAY, 690.0, 900.0),))
+    found = refills(RefillDetector(min_rise_l=55, confirm_s=900), samples)
+    assert len(found) == 1
+    # The gauge sees the net rise: the house keeps drawing water while the truck pumps (900 s) and
+    # "before" and "after" are medians over confirm_s on either side (half of each, on average).
+    drawn = 2400 * (900 + 900) / DAY
+    assert found[0].litres_delivered == pytest.approx(690 - drawn, rel=0.04)  # was 511 L: 20 % short
+
+
 def test_noise_alone_is_never_a_refill() -> None:
     samples = series(seed=6, days=2, dt=10, start_l=8000, per_day=600, noise_l=30, spike_rate=0.01)
     assert refills(RefillDetector(min_rise_l=200, confirm_s=300), samples) == []
