@@ -20,6 +20,7 @@ from hub.config import CONFIG_FILE, SECRETS_FILE, load_configuration
 from hub.demo import (
     SUPPLIERS,
     TANKS,
+    TRUCK_MINUTES,
     DemoDevices,
     DemoSuppliers,
     level_entity,
@@ -140,7 +141,7 @@ async def test_demo_suppliers_serve_send_trucks_and_stop(tmp_path: Path) -> None
             await water.advance(order["id"], "delivered", delivered_l=640.0)
             assert suppliers.trucks == [(1, 640.0)]
             truck = devices.tanks[1].refills[-1]
-            assert (truck.litres, truck.duration_s, truck.auto) == (640.0, 30 * 60.0, False)
+            assert (truck.litres, truck.duration_s, truck.auto) == (640.0, TRUCK_MINUTES * 60.0, False)
             running = suppliers.services["demo_gas"]
         assert suppliers.services == {} and running.pending_tasks == 0
     assert devices.error is None
