@@ -145,22 +145,7 @@ class HttpApiSupplier:
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None = None
     ) -> SupplierStatus:
-        try:
-            async with self._session.request(
-                method,
-                url,
-                data=body,
-                headers=dict(headers),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                # A redirected order could be placed twice or carry the key elsewhere: report it instead.
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                status, retry_after = response.status, response.headers.get("Retry-After")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise SupplierUnavailable(
-                f"cannot reach {self.name} ({self._where}): {_reason(exc, self.timeout)}"
-            ) from None
+        status, raw, retry_after = await _exchange(self, method, url, headers, body)
         return supplier_api.parse_answer(status, raw, retry_after=retry_after)
 
 
@@ -207,26 +192,30 @@ class WebhookSupplier(_OneWay):
             "Idempotency-Key": order.order_id,
             signing.HEADER: signing.sign(self._secret, raw, timestamp=int(self._clock())),
         }
-        try:
-            async with self._session.post(
-                self.url,
-                data=raw,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                allow_redirects=False,
-            ) as response:
-                answer = await response.read()
-                status, retry_after = response.status, response.headers.get("Retry-After")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise SupplierUnavailable(
-                f"cannot reach {self.name} ({self._where}): {_reason(exc, self.timeout)}"
-            ) from None
+        status, answer, retry_after = await _exchange(self, "POST", self.url, headers, raw)
         if status == 401:  # a webhook has no API key: what it refused is our signature
             raise SupplierRejected(
                 f"401: {self.name} refused the signature (check webhook_secret and the hub's clock)", status=401
             )
         supplier_api.classify_answer(status, answer, retry_after=retry_after)
         return SupplierStatus(supplier_ref=None, status="received")
+
+
+async def _exchange(
+    supplier: Any, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+) -> tuple[int, bytes, str | None]:
+    """One HTTP request of an HTTP supplier: (status, body, Retry-After); unreachable -> SupplierUnavailable."""
+    try:
+        async with supplier._session.request(
+            method, url, data=body, headers=dict(headers), timeout=aiohttp.ClientTimeout(total=supplier.timeout),
+            # A redirected order could be placed twice or carry the key elsewhere: report it instead.
+            allow_redirects=False,
+        ) as response:  # fmt: skip
+            return response.status, await response.read(), response.headers.get("Retry-After")
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise SupplierUnavailable(
+            f"cannot reach {supplier.name} ({supplier._where}): {_reason(exc, supplier.timeout)}"
+        ) from None
 
 
 def _litres(value: float) -> str:
