@@ -356,7 +356,9 @@ class AlarmPanel:
         self._hub.bus.fire(event, data, context=action.cause)
 
     async def _acknowledge(self, alarm_id: str, context: Context) -> Alarm:
-        alarm, changed = await self.store.acknowledge(alarm_id, context.user_id, self._hub.clock.time())
+        # The name at the time, like changed_by: what a resident reads in the history (ids mean nothing there).
+        who = self._user_name(context.user_id) or context.user_id
+        alarm, changed = await self.store.acknowledge(alarm_id, who, self._hub.clock.time())
         if alarm is None:
             raise AlarmNotFound(f"no alarm {alarm_id}")
         if not changed:

@@ -55,7 +55,7 @@ async def test_history_and_acknowledge(ap: PanelSetup) -> None:
         assert acked.status == 200
         record = await acked.json()
         assert (record["status"], record["acknowledged_by"], record["acknowledged_at"]) == (
-            "acknowledged", ap.rita.id, ap.hub.clock.time())
+            "acknowledged", "Rita Mendoza", ap.hub.clock.time())
         [event] = ap.fired("alarm_acknowledged")
         assert (event.data, event.context.user_id) == (record, ap.rita.id)
         again = await client.post(path, headers=auth)
@@ -68,7 +68,7 @@ async def test_history_and_acknowledge(ap: PanelSetup) -> None:
         ap.sensor(PATIO, "off")
         await ap.panel.settle()
         [restored] = ap.fired("alarm_restored")[-1:]
-        assert (restored.data["status"], restored.data["acknowledged_by"]) == ("restored", ap.rita.id)
+        assert (restored.data["status"], restored.data["acknowledged_by"]) == ("restored", "Rita Mendoza")
         spec = await (await client.get("/api/openapi.json", headers=auth)).json()
         assert "/api/alarm_panel/alarms/{alarm_id}/acknowledge" in spec["paths"]
 
