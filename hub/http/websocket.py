@@ -41,7 +41,7 @@ AUTH_TIMEOUT = 10.0  # real seconds: this protects the server, so it does not fo
 CLOSE_TIMEOUT = 2.0  # a peer that does not take our close frame by then is cut off
 MAX_ENTITY_IDS = 10_000
 RESIDENT_EVENT_TYPES = frozenset({
-    "alarm_raised", "alarm_restored", "state_changed",
+    "alarm_raised", "alarm_restored", "alarm_acknowledged", "command_center_link", "state_changed",
     # resupply's lifecycle (docs/resupply.md)
     "order_created", "order_sent", "order_confirmed", "order_delivered", "order_failed", "order_cancelled",
 })  # fmt: skip

@@ -5,7 +5,8 @@ import * as store from './store.js';
 import { HubSocket } from './ws.js';
 import { h, mount, setConnectionUp } from './dom.js';
 import { t, setLanguage, pickLanguage, storedLanguage, getLanguage, onLanguageChange, setTimeZone, translateStatic } from './i18n.js';
-import { createConnectionBanner } from './components/banner.js';
+import { createConnectionBanner, createLinkBanner } from './components/banner.js';
+import { LINK_ENTITY } from './alarms-model.js';
 import { renderHeader } from './components/header.js';
 import * as onboarding from './pages/onboarding.js';
 import * as login from './pages/login.js';
@@ -13,16 +14,21 @@ import * as overview from './pages/overview.js';
 import * as entity from './pages/entity.js';
 import * as devices from './pages/devices.js';
 import * as orders from './pages/orders.js';
+import * as alarms from './pages/alarms.js';
 import * as automations from './pages/automations.js';
 import * as users from './pages/users.js';
 import * as settings from './pages/settings.js';
 
-const ROUTES = { onboarding, login, overview, entity, orders, automations, devices, users, settings };
+const ROUTES = { onboarding, login, overview, entity, orders, alarms, automations, devices, users, settings };
 const PUBLIC = new Set(['onboarding', 'login']);
 
 const main = document.getElementById('main');
 const headerEl = document.getElementById('app-header');
 const banner = createConnectionBanner(document.getElementById('connection-banner'));
+// The command-centre link trouble concerns the whole home, so it sits above every page.
+const linkBanner = createLinkBanner(h('div', { class: 'trouble-banner', testid: 'link-banner', role: 'alert', hidden: true }));
+main.before(linkBanner.el);
+store.onEntity(LINK_ENTITY, (st) => linkBanner.update(st));
 
 let header = null;
 let cleanup = null;
@@ -111,6 +117,7 @@ async function startSession() {
 function endSession(reason) {
   if (app.socket) { app.socket.stop(); app.socket = null; }
   store.reset();
+  linkBanner.update(null);
   app.me = null;
   app.status = 'idle';
   setConnectionUp(true);
@@ -218,6 +225,7 @@ async function boot() {
     translateStatic(document);
     drawHeader();
     banner.retranslate();
+    linkBanner.retranslate();
     render({ keepForm: true });
   });
   window.addEventListener('hashchange', () => render());

@@ -1,6 +1,7 @@
 // The connection banner. It is a live region that stays in the DOM (a region added together
 // with its text is often not announced), and its text changes with the websocket status.
-import { t } from '../i18n.js';
+import { t, formatTime, formatDateTime } from '../i18n.js';
+import { linkTrouble } from '../alarms-model.js';
 
 const RECOVERED_VISIBLE_MS = 4000;
 
@@ -41,5 +42,32 @@ export function createConnectionBanner(el) {
     retranslate() {
       if (lastKey) el.textContent = t(lastKey);
     },
+  };
+}
+
+const SAME_DAY_S = 12 * 3600; // older than this, "since" names the day too
+
+/** The command-centre link trouble: shown while binary_sensor.command_center_link is off. */
+export function createLinkBanner(el) {
+  let last = null;
+
+  function render() {
+    const trouble = linkTrouble(last);
+    el.hidden = !trouble;
+    if (!trouble) { el.textContent = ''; return; }
+    const recent = trouble.since !== null && Date.now() / 1000 - trouble.since < SAME_DAY_S;
+    const head = trouble.since === null ? t('link.down')
+      : t('link.down_since', { time: recent ? formatTime(trouble.since) : formatDateTime(trouble.since) });
+    el.textContent = trouble.detail ? `${head} (${trouble.detail})` : head;
+  }
+
+  return {
+    el,
+    /** Feed the sensor's state (null when it is gone, e.g. after logging out). */
+    update(state) {
+      last = state;
+      render();
+    },
+    retranslate: render,
   };
 }

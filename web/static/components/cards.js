@@ -4,9 +4,11 @@ import { h, actionButton, busy, clear } from '../dom.js';
 import * as api from '../api.js';
 import { t, tOr, formatState, formatLitres, formatNumber, formatPercent } from '../i18n.js';
 import { UNAVAILABLE, UNKNOWN, binaryWording, friendlyName, isNumeric, tankInfo } from '../model.js';
+import { activeAlarmCount, countdown, formatClock, needsCode } from '../alarms-model.js';
 import { createTankGauge } from './gauge.js';
 import { icon, iconForKind } from './icons.js';
 import { pinPad } from './pinpad.js';
+import { panicButton } from './panic.js';
 
 /** Text of a state value as shown on cards: numbers localised, unit appended. */
 export function stateText(state) {
@@ -138,20 +140,23 @@ function alarmCard(spec, getState) {
   const id = spec.entityIds[0];
   const { el, body, note } = shell(spec, getState(id));
   const value = h('p', { class: 'card-value', testid: `value-${id}` });
+  // Ticks every second, so it is not a live region: the state change itself is announced.
+  const delay = h('p', { class: 'card-detail countdown', testid: `alarm-countdown-${id}`, hidden: true });
+  const active = h('a', { class: 'badge badge-bad alarm-count', href: '#/alarms', testid: `alarm-active-${id}`, hidden: true });
+  const changedBy = h('p', { class: 'card-detail' });
   const message = h('p', { class: 'card-detail', role: 'status' });
   const buttons = h('div', { class: 'actions alarm-actions' });
-  body.append(value, buttons, message);
+  const panic = panicButton(id, { testid: `alarm-panic-${id}`, onSent: () => { message.textContent = t('panic.sent'); } });
+  const panicRow = h('div', { class: 'actions panic-row' }, panic);
+  body.append(value, delay, active, changedBy, buttons, panicRow, message);
   let current = getState(id);
+  let ticker = null;
 
   async function call(service, btn) {
-    const st = current;
-    const attrs = (st && st.attributes) || {};
-    // No code_format attribute: ask anyway (the panel decides); null means the panel needs none.
-    const needsCode = attrs.code_format !== null && (service === 'disarm' || attrs.code_arm_required !== false);
     const run = (code) => api.post(`/api/services/alarm_panel/${service}`,
       code === undefined ? { entity_id: id } : { entity_id: id, code });
     message.textContent = '';
-    if (needsCode) {
+    if (needsCode(current, service)) {
       const done = await pinPad({ title: t(`alarm.action.${service}`), submit: run });
       if (done) message.textContent = t('alarm.sent');
       return;
@@ -175,16 +180,41 @@ function alarmCard(spec, getState) {
     }
   }
 
+  /** The exit or entry delay left, counted down here between the hub's state writes. */
+  function tick() {
+    const left = countdown(current, Date.now() / 1000);
+    delay.hidden = !left;
+    delay.textContent = left ? t(`alarm.countdown.${left.phase}`, { time: formatClock(left.seconds) }) : '';
+    const running = Boolean(left && left.seconds > 0);
+    // A card dropped without destroy() (it left the page) stops its own timer.
+    if (running && !ticker) ticker = setInterval(() => (el.isConnected ? tick() : stop()), 1000);
+    if (!running) stop();
+  }
+
+  function stop() {
+    clearInterval(ticker);
+    ticker = null;
+  }
+
   function update(_id, st) {
     const changedMode = !current || !st || (current.state === 'disarmed') !== (st.state === 'disarmed') || isUnavailable(current) !== isUnavailable(st);
     current = st;
     setUnavailable(el, note, st);
-    value.textContent = isUnavailable(st) ? stateText(st) : tOr(`alarm.state.${st.state}`, st.state);
+    const off = isUnavailable(st);
+    value.textContent = off ? stateText(st) : tOr(`alarm.state.${st.state}`, st.state);
     el.classList.toggle('is-alert', Boolean(st && (st.state === 'triggered' || st.state === 'pending')));
+    const count = off ? 0 : activeAlarmCount(st);
+    active.hidden = count === 0;
+    active.textContent = count ? t('alarm.active_count', { count }) : '';
+    const by = !off && st.attributes && st.attributes.changed_by;
+    changedBy.hidden = !by;
+    changedBy.textContent = by ? t('alarm.changed_by', { user: by }) : '';
+    panicRow.hidden = off;
     if (changedMode || !buttons.firstChild) renderButtons(st);
+    tick();
   }
   update(id, current);
-  return { el, update };
+  return { el, update, destroy: stop };
 }
 
 function cameraCard(spec, getState) {

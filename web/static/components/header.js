@@ -8,6 +8,7 @@ const NAV = [
   { route: 'overview', key: 'nav.overview' },
   { route: 'devices', key: 'nav.devices' },
   { route: 'orders', key: 'nav.orders' },
+  { route: 'alarms', key: 'nav.alarms' },
   { route: 'automations', key: 'nav.automations' },
   { route: 'users', key: 'nav.users', admin: true },
   { route: 'settings', key: 'nav.settings' },

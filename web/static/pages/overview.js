@@ -9,11 +9,11 @@ import { createCard } from '../components/cards.js';
 import { pageTitle, section, loading, emptyState, notice, takeFlash } from '../components/ui.js';
 import { readOrders, canApprove, formatQuantity, isNotConfigured, ORDER_EVENTS } from '../orders-model.js';
 import { statusBadge, commodityLabel, orderAction } from './orders.js';
+import { readAlarm, zoneText, ALARM_EVENTS } from '../alarms-model.js';
 
 export const titleKey = 'overview.title';
 
 const HEALTH_EVERY_MS = 30000;
-const ALARM_TYPES = ['alarm_raised'];
 
 function healthItem(label, value, extra) {
   return h('div', { class: 'health-item' }, h('span', { class: 'health-label' }, label), h('span', { class: 'health-value' }, value), extra);
@@ -46,10 +46,13 @@ export function eventSummary(event) {
   const litres = d.volume_l ?? d.quantity_l ?? d.litres;
   if (typeof litres === 'number') parts.push(formatLitres(litres));
   if (d.supplier) parts.push(String(d.supplier));
-  if (d.status) parts.push(tOr(`order.status.${d.status}`, String(d.status)));
-  const kind = d.alarm_type ?? d.kind ?? d.type;
-  if (kind) parts.push(tOr(`alarm.kind.${kind}`, String(kind)));
-  for (const key of ['zone', 'entity_id', 'message']) if (d[key]) parts.push(String(d[key]));
+  // An alarm record (docs/alarms.md) names its category; kind only says alarm or trouble.
+  const category = d.category ?? d.alarm_type;
+  if (d.status && !category) parts.push(tOr(`order.status.${d.status}`, String(d.status)));
+  if (category) parts.push(tOr(`alarm.category.${category}`, String(category)));
+  else if (d.kind) parts.push(tOr(`alarm.kind.${d.kind}`, String(d.kind)));
+  const zone = d.zone && typeof d.zone === 'object' ? zoneText(readAlarm(d).zone) : d.zone;
+  for (const part of [zone, d.entity_id, d.message]) if (part) parts.push(String(part));
   if (!parts.length) {
     for (const [k, v] of Object.entries(d)) {
       if (['string', 'number', 'boolean'].includes(typeof v)) parts.push(`${k}: ${v}`);
@@ -91,6 +94,21 @@ async function loadOrders() {
   }
 }
 
+/** The newest alarms from the panel's history (no wait for the recorder), else the recorded events. */
+async function loadAlarms() {
+  let body;
+  try {
+    body = await api.get('/api/alarm_panel/alarms?status=all&limit=5');
+  } catch (err) {
+    if (isNotConfigured(err)) return loadEvents(['alarm_raised']); // no alarm panel on this hub
+    throw err;
+  }
+  return asList(body, 'alarms').filter((a) => a && typeof a === 'object').slice(0, 5).map((raw) => {
+    const a = readAlarm(raw);
+    return { event_type: a.status === 'restored' ? 'alarm_restored' : 'alarm_raised', data: raw, time_fired: a.time };
+  });
+}
+
 async function loadEvents(types) {
   const bodies = await Promise.all(types.map((type) => api.get(`/api/events?event_type=${api.enc(type)}&limit=5`)));
   return mergeEvents(bodies, 5);
@@ -122,7 +140,7 @@ export async function mount(main, app) {
   async function refreshEvents() {
     await Promise.all([
       loadOrders().then((orders) => renderOrders(ordersEl, orders, orderMessage, refreshEvents), (err) => fill(ordersEl, h('p', { class: 'notice notice-error' }, err.message))),
-      loadEvents(ALARM_TYPES).then((evs) => renderEvents(alarmsEl, evs, 'overview.no_alarms', 'alarm'), (err) => fill(alarmsEl, h('p', { class: 'notice notice-error' }, err.message))),
+      loadAlarms().then((evs) => renderEvents(alarmsEl, evs, 'overview.no_alarms', 'alarm'), (err) => fill(alarmsEl, h('p', { class: 'notice notice-error' }, err.message))),
     ]);
   }
 
@@ -171,7 +189,7 @@ export async function mount(main, app) {
 
   // New orders and alarms show at once when the hub lets us subscribe; polling covers the rest.
   if (app.socket) {
-    for (const type of [...ORDER_EVENTS, ...ALARM_TYPES]) {
+    for (const type of [...ORDER_EVENTS, ...ALARM_EVENTS]) {
       disposers.push(app.socket.subscribeEvents(type, () => refreshEvents(), () => {}));
     }
   }

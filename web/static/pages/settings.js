@@ -2,8 +2,10 @@
 import { h, field, actionButton, busy } from '../dom.js';
 import * as api from '../api.js';
 import { t, getLanguage } from '../i18n.js';
+import * as store from '../store.js';
 import { pageTitle, section, notice, dl } from '../components/ui.js';
 import { languageSelect } from '../components/header.js';
+import { alarmPanels, pinProblem, setCodeBody } from '../alarms-model.js';
 
 export const titleKey = 'settings.title';
 
@@ -57,12 +59,20 @@ export async function mount(main, app) {
     });
   });
 
+  // ---- alarm PIN (only where there is an alarm panel) ----
+  const pin = alarmPinForm();
+  const pinSection = section('settings.alarm_pin', pin);
+  const showPin = () => { pinSection.hidden = alarmPanels(store.allStates()).length === 0; };
+  showPin();
+
   // ---- hub ----
   const hubBox = h('div', { testid: 'hub-info' });
   main.append(pageTitle('settings.title'),
     section('settings.profile', profile),
     section('settings.password', pwForm),
+    pinSection,
     section('settings.hub', hubBox));
+  const offMembership = store.onMembership(showPin);
   try {
     const hub = await api.get('/api/');
     app.hub = hub;
@@ -70,4 +80,41 @@ export async function mount(main, app) {
   } catch (err) {
     hubBox.append(h('p', { class: 'notice notice-error' }, err.message));
   }
+  return offMembership;
+}
+
+/** The user's own alarm PIN (alarm_panel.set_code): new PIN twice, the current one when there is one. */
+function alarmPinForm() {
+  const msg = notice({ role: 'status', testid: 'settings-pin-message' });
+  const pinInput = (name, testid) => h('input', {
+    name, type: 'password', inputmode: 'numeric', autocomplete: 'off', maxlength: '8', testid,
+  });
+  const current = pinInput('alarm_pin_current', 'settings-pin-current');
+  const pin = pinInput('alarm_pin', 'settings-pin');
+  const pin2 = pinInput('alarm_pin2', 'settings-pin2');
+  const save = actionButton({ type: 'submit', class: 'btn-primary', testid: 'settings-pin-save' }, t('settings.alarm_pin_save'));
+  const form = h('form', { class: 'form', novalidate: true },
+    h('p', { class: 'hint' }, t('settings.alarm_pin_hint')),
+    field(t('settings.alarm_pin_current'), current, t('settings.alarm_pin_current_hint')),
+    field(t('settings.alarm_pin_new'), pin, t('settings.alarm_pin_format')),
+    field(t('settings.alarm_pin_new2'), pin2),
+    msg.el, h('div', { class: 'actions' }, save));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    msg.clear();
+    const problem = pinProblem(pin.value, pin2.value);
+    if (problem) {
+      msg.show(t(problem === 'required' ? 'form.required' : problem === 'format' ? 'settings.alarm_pin_format' : 'settings.alarm_pin_mismatch'), 'error');
+      (problem === 'mismatch' ? pin2 : pin).focus();
+      return;
+    }
+    await busy(save, async () => {
+      try {
+        await api.post('/api/services/alarm_panel/set_code', setCodeBody(pin.value, current.value));
+        current.value = pin.value = pin2.value = '';
+        msg.show(t('settings.alarm_pin_saved'), 'ok');
+      } catch (err) { msg.show(err, 'error'); } // "wrong code", "code entry locked until 14:07"
+    });
+  });
+  return form;
 }
