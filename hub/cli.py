@@ -91,16 +91,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run_demo(config_dir: Path) -> int:
-    """Write the demo configuration, start the simulated tank sensors, run the hub, stop them."""
+    """Write the demo configuration, start the simulated devices, suppliers and receiver, run the hub, stop them."""
     from .demo import DemoDevices, DemoSuppliers, write_demo_config
+    from .demo_receiver import DemoReceiver
 
-    write_demo_config(config_dir)
+    write_demo_config(config_dir, alarms=True)
     with DemoDevices(config_dir) as devices:
         _LOGGER.info("Simulated tank sensors (firmware, units 1-3) on %s, tank time x%g",
                      devices.link, devices.time.factor)  # fmt: skip
 
-        async def hub_with_suppliers() -> int:  # the suppliers share the hub's loop and stop after it
-            async with DemoSuppliers(config_dir, devices):
+        async def hub_with_suppliers() -> int:  # suppliers and receiver share the hub's loop and stop after it
+            async with DemoSuppliers(config_dir, devices), DemoReceiver(config_dir):
                 return await _run_hub(config_dir)
 
         return asyncio.run(hub_with_suppliers())

@@ -10,6 +10,10 @@ on a pseudo-terminal line with real 9600-baud timing, reached through the stable
 works across runs). Tank time runs `DEMO_TIME_FACTOR` times faster than the wall clock.
 `DemoSuppliers(dir, devices)` plays the suppliers in the hub's event loop: the example service on
 the configured loopback ports, each delivered order a truck into the simulated tank.
+With `alarms=True` (as `hub demo` writes it) the configuration also has an `alarm_panel:` (the
+front door, a gas and a water-leak detector of the demo integration) and a `command_center:` whose
+receiver is `DemoReceiver(dir)` (hub/demo_receiver.py): a SIA DC-09 receiver over TCP on loopback, in the hub's event
+loop, standing in for the monitoring centre.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 import os
 import secrets
 import socket
+import string
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +46,7 @@ from firmware.sim.tank_physics import (
 
 from .config import CONFIG_FILE, SECRETS_FILE, ConfigErrors, load_configuration, write_default_config
 from .config.core_schema import DEFAULT_SERVER_PORT
+from .demo_receiver import RECEIVER_HOST
 from .registry import slugify
 
 _LOGGER = logging.getLogger(__name__)
@@ -324,12 +330,59 @@ def load_supplier_service() -> Any | None:
     return module
 
 
-def write_demo_config(config_dir: Path, *, server_port: int | None = None, resupply: bool | None = None) -> None:
+# The alarm side of the demo household: entities of the demo integration (integrations/demo).
+FRONT_DOOR, KITCHEN_GAS, LAUNDRY_LEAK = "binary_sensor.front_door", "binary_sensor.kitchen_gas", "binary_sensor.laundry_leak"
+ALARM_ACCOUNT = "1234"
+DC09_KEY_SECRET = "command_center_key"
+DC09_KEY_CHARS = string.ascii_letters + string.digits  # an ASCII key never holds DC-09's `|`, `[` or `]`
+SUPERVISION_S = 60
+
+ALARMS_BLOCK = """
+# Alarms. The panel "Casa" watches the front door (entry/exit, zone 1; the demo door opens for a
+# minute every ten: armed, that starts the entry delay) and two detectors that alarm in every mode:
+# kitchen gas (zone 10) and laundry leak (zone 11), tripped with the demo.trip service. Arming needs
+# an alarm PIN: set yours in Settings. The command centre is a local SIA DC-09 receiver that
+# `hub demo` runs on {host}:{port}: Contact ID over TCP, AES-128 with the key in secrets.yaml.
+alarm_panel:
+  name: Casa
+  exit_delay: 20
+  entry_delay: 15
+  trigger_time: 60
+  zones:
+    - {{id: front_door, name: Puerta principal, number: 1, type: entry_exit, entities: [{door}]}}
+    - {{id: kitchen_gas, name: Gas cocina, number: 10, type: gas, entities: [{gas}]}}
+    - {{id: laundry_leak, name: Fuga lavandería, number: 11, type: water_leak, entities: [{leak}]}}
+
+command_center:
+  account: "{account}"
+  format: ADM-CID
+  key: !secret {secret}
+  receivers:
+    - {{name: primary, host: {host}, port: {port}, protocol: tcp}}
+  supervision_interval: {supervision}
+"""
+
+
+def _alarms_block(port: int) -> str:
+    return ALARMS_BLOCK.format(host=RECEIVER_HOST, port=port, door=FRONT_DOOR, gas=KITCHEN_GAS, leak=LAUNDRY_LEAK,
+                               account=ALARM_ACCOUNT, secret=DC09_KEY_SECRET, supervision=SUPERVISION_S)  # fmt: skip
+
+
+def _alarm_secrets() -> str:
+    key = "".join(secrets.choice(DC09_KEY_CHARS) for _ in range(16))  # 16 ASCII characters: AES-128
+    return f"\n# hub demo: the command centre's DC-09 key (AES-128), made for this directory.\n{DC09_KEY_SECRET}: {key}\n"
+
+
+def write_demo_config(
+    config_dir: Path, *, server_port: int | None = None, resupply: bool | None = None, alarms: bool = False
+) -> None:
     """Write the demo configuration into `config_dir` (an existing one is kept as it is).
 
     `server_port` replaces the dashboard's port (0: any free port, for tests). `resupply` adds the
-    suppliers (default: when the example supplier service can be imported); their loopback ports
-    are picked now and their keys written to secrets.yaml.
+    suppliers (default: when the example supplier service can be imported); `alarms` the alarm
+    panel and the command centre with its demo receiver (`hub demo` asks for them; off by default
+    so a test of the tanks or suppliers gets a configuration without them). Their loopback ports
+    are picked now, all at once (never one twice), and their keys written to secrets.yaml.
     """
     config_dir.mkdir(parents=True, exist_ok=True)
     if not write_default_config(config_dir):
@@ -340,12 +393,20 @@ def write_demo_config(config_dir: Path, *, server_port: int | None = None, resup
         text = text.replace(f"  server_port: {DEFAULT_SERVER_PORT}\n", f"  server_port: {server_port}\n", 1)
     link = serial_link(config_dir)
     text += DEMO_BLOCK.format(link=link, factor=DEMO_TIME_FACTOR, modbus=_modbus_block(str(link)))
-    if load_supplier_service() is not None if resupply is None else resupply:
-        ports = dict(zip((s.id for s in SUPPLIERS), _free_ports(len(SUPPLIERS)), strict=True))
+    with_resupply = load_supplier_service() is not None if resupply is None else resupply
+    free = _free_ports((len(SUPPLIERS) if with_resupply else 0) + (1 if alarms else 0))
+    added = ""
+    if with_resupply:
+        ports = dict(zip((s.id for s in SUPPLIERS), free[: len(SUPPLIERS)], strict=True))
         port = DEFAULT_SERVER_PORT if server_port is None else server_port
         text += RESUPPLY_HEADER + _resupply_block(port, ports)
+        added += _demo_secrets()
+    if alarms:
+        text += _alarms_block(free[-1])
+        added += _alarm_secrets()
+    if added:
         with (config_dir / SECRETS_FILE).open("a", encoding="utf-8") as secrets_file:  # written 0600 above
-            secrets_file.write(_demo_secrets())
+            secrets_file.write(added)
     path.write_text(text, encoding="utf-8")
 
 
@@ -526,3 +587,6 @@ class DemoSuppliers:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+# -- the command centre's stand-in ------------------------------------------------------------------------

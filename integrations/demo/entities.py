@@ -1,10 +1,14 @@
-"""The demo's entities: each computes its value from the clock, so the demo is repeatable."""
+"""The demo's entities: each computes its value from the clock, so the demo is repeatable.
+
+The hazard detectors are the exception: they stay clear until `demo.trip` sets them.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from hub.bus import Context
 from hub.clock import Clock
 from hub.entities import Entity, EntityDescription
 
@@ -14,6 +18,8 @@ DEVICE_NAMES = {
     "living_room_sensor": "Living room sensor",
     "roof_sensor": "Roof sensor",
     "front_door": "Front door",
+    "kitchen_gas": "Kitchen gas",
+    "laundry_leak": "Laundry leak",
 }
 
 
@@ -77,6 +83,29 @@ class DemoDoor(DemoEntity):
         return self.elapsed() % 600 < 60
 
 
+class DemoHazard(DemoEntity):
+    """A gas or water-leak detector: clear until the `demo.trip` service sets it (a hazard has no schedule)."""
+
+    domain = "binary_sensor"
+
+    def __init__(self, clock: Clock, unique_id: str, device: str, *, device_class: str) -> None:
+        super().__init__(clock, unique_id, device, EntityDescription(key=device_class, name=None, device_class=device_class))
+        self.detected = False
+
+    @property
+    def native_value(self) -> bool:
+        return self.detected
+
+    def trip(self, detected: bool, context: Context | None = None) -> None:
+        """Detect (or clear) now; the state write carries the caller's context, as a reading would."""
+        self.detected = detected
+        self.context = context
+        try:
+            self.write_state()
+        finally:
+            self.context = None  # later ticks rewrite the same state: nothing to attribute
+
+
 def build_entities(clock: Clock, config: dict[str, Any]) -> tuple[list[DemoEntity], dict[str, str]]:
     """The demo household's entities, and the area of each one's device by unique id."""
     entities: list[DemoEntity] = [
@@ -84,8 +113,11 @@ def build_entities(clock: Clock, config: dict[str, Any]) -> tuple[list[DemoEntit
         DemoClimate(clock, "living_humidity", "living_room_sensor", kind="humidity", mean=45, swing=10),
         DemoClimate(clock, "roof_temperature", "roof_sensor", kind="temperature", mean=24, swing=9),
         DemoDoor(clock, "front_door", "front_door"),
+        DemoHazard(clock, "kitchen_gas", "kitchen_gas", device_class="gas"),
+        DemoHazard(clock, "laundry_leak", "laundry_leak", device_class="moisture"),
     ]
     areas = {
         "living_temperature": "Sala", "living_humidity": "Sala", "roof_temperature": "Azotea", "front_door": "Entrada",
+        "kitchen_gas": "Cocina", "laundry_leak": "Lavandería",
     }
     return entities, areas
