@@ -11,8 +11,6 @@ import asyncio
 import logging
 import socket
 import stat
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from waiting import until
 
 from hub.check import check_configuration
 from hub.clock import ManualClock
@@ -71,18 +70,6 @@ def _alarm(sequence: int = 7, *, data: str = "#1234|1151 01 010", account: str =
                        extended=(f"I{msg_id}",) if msg_id else (), timestamp=at, encrypted=encrypted)  # fmt: skip
 
 
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Wait in real time (sockets and the database thread are real) until `predicate()` is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class _Sender:

@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from pysiaalarm import SIAAccount, SIAEvent
 from pysiaalarm.aio import SIAClient
 from pysiaalarm.aio.server import SIAServerUDP
 from pysiaalarm.utils import CommunicationsProtocol
+from waiting import until
 
 from hub.outbox import OutboxMessage
 from hub.runtime import Hub
@@ -58,18 +58,6 @@ CAP_NS = "{urn:oasis:names:tc:emergency:cap:1.2}"
 WINDOW = (40.0, 20.0)  # seconds behind / ahead a receiver accepts (PROTOCOLS 1.5)
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Wait in real time (sockets and the database thread are real) until `predicate()` is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def alarm(alarm_id: str, *, category: str = "gas", zone: int = 10, name: str = "Cocina gas", **extra: Any) -> dict[str, Any]:

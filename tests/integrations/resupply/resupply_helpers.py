@@ -7,14 +7,13 @@ test_resupply_end_to_end.py.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
+from waiting import until as until  # re-exported: the tests import it from here
 
 from examples.supplier_service import SupplierService, create_app
 from hub.runtime import Hub
@@ -76,18 +75,6 @@ class Setup:
         self.hub.bus.fire("tank_refilled", {"entity_id": TANK, "litres_delivered": litres, "commodity": "water"})
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Wait in real time (HTTP to the supplier runs on real sockets) until `predicate()` is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -167,7 +167,7 @@ async def when_in_flight(rig: Rig, child: Child) -> None:
 
 
 async def when_processed(rig: Rig, child: Child) -> None:
-    await until(lambda: rig.service.counters["distinct_orders"] == 1, WAIT_S, "the supplier to create the order")
+    await until(lambda: rig.service.counters["distinct_orders"] == 1, what="the supplier to create the order", timeout=WAIT_S)
 
 
 async def when_answered(rig: Rig, child: Child) -> None:
