@@ -587,6 +587,3 @@ class DemoSuppliers:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
-
-
-# -- the command centre's stand-in ------------------------------------------------------------------------
