@@ -164,6 +164,10 @@ class ParserSet:
             problem = NO_BINDKEY
         elif encrypted and counter is None:
             problem = MALFORMED
+        elif counter is not None and lib.decryption_failed:
+            # The MIC did not match. Checked first: on a device's first packet with counter 0 the
+            # library's counter (which starts at 0) equals the packet's, so the counter test misses it.
+            problem = WRONG_BINDKEY
         elif counter is not None and lib.encryption_counter != counter:
             # The library rejected it silently: a counter that went back, else a MIC that did not match.
             problem = REPLAYED_COUNTER if was_verified and counter < last_counter else WRONG_BINDKEY

@@ -166,6 +166,13 @@ def test_bthome_replayed_counter() -> None:
     assert later is not None and later.problem is None and later.values["temperature"] == 25.12
 
 
+def test_bthome_wrong_bindkey_on_a_first_packet_with_counter_zero() -> None:
+    """A beacon's very first packet (counter 0) sealed with another key is reported, not dropped."""
+    parsers = ParserSet({ENC_MAC: bytes(16)})
+    reading = parsers.parse(bthome(ENC_MAC, encrypt_bthome(ENC_MAC, bytes.fromhex("02CA09"), 0)))
+    assert reading is not None and (reading.problem, reading.values) == (WRONG_BINDKEY, {})
+
+
 def test_bthome_downgrade_to_plain_from_a_keyed_device() -> None:
     parsers = ParserSet({ENC_MAC: BTHOME_KEY})
     assert parsers.parse(bthome(ENC_MAC, "41 A4 72 66 C9 5F 73 00 11 22 33 78 23 72 14")) is not None
