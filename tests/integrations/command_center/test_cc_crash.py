@@ -18,14 +18,15 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import children
 import pytest
 from cc_helpers import ScriptedReceiver
+from children import Child
 
 from hub.runtime import DB_FILENAME
 
@@ -51,45 +52,9 @@ command_center:
 """
 
 
-class Child:
-    """One hub process: its stdout lines as they arrive; SIGKILL on demand."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self.reader = asyncio.create_task(self._read(), name="cc-crash-child-stdout")
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            self.lines.append(raw.decode().strip())
-
-    async def ready(self) -> None:
-        while "READY" not in self.lines:
-            assert self.proc.returncode is None and not self.reader.done(), f"child ended: {self.lines}"
-            await asyncio.sleep(0.002)
-
-    async def end(self) -> int:
-        await self.proc.wait()
-        await self.reader
-        assert self.proc.returncode is not None
-        return self.proc.returncode
-
-    async def close(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        self.reader.cancel()
-        await asyncio.gather(self.reader, return_exceptions=True)
-
-
 async def start_child(config_dir: Path, run: int, count: int, stderr_path: Path) -> Child:
-    with stderr_path.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(CHILD), str(config_dir), str(run), str(count),
-            stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=REPO,
-        )  # fmt: skip
-    return Child(proc)
+    return await children.start_child(CHILD, [str(config_dir), str(run), str(count)], stderr_path=stderr_path,
+                                      cwd=REPO, name="cc-crash-child")  # fmt: skip
 
 
 @pytest.fixture

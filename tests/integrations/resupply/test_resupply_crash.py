@@ -27,15 +27,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import children
 import pytest
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from children import Child
 from resupply_helpers import TANK, Setup, until
 
 from examples.supplier_service import SupplierService, create_app
@@ -109,49 +110,9 @@ class Rig:
     url: str
 
 
-class Child:
-    """One hub process: its stdout lines as they arrive; SIGKILL on demand."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self.reader = asyncio.create_task(self._read(), name="resupply-crash-child-stdout")
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        async for raw in self.proc.stdout:
-            self.lines.append(raw.decode().strip())
-
-    async def line(self, predicate: Callable[[str], bool]) -> str:
-        """The first line that matches (waiting for it); AssertionError if the child ends first."""
-        while True:
-            for line in self.lines:
-                if predicate(line):
-                    return line
-            assert self.proc.returncode is None and not self.reader.done(), f"child ended: {self.lines}"
-            await asyncio.sleep(POLL)
-
-    async def end(self) -> int:
-        """Wait for the exit (and the last lines); the exit code, -9 when killed."""
-        await self.proc.wait()
-        await self.reader
-        assert self.proc.returncode is not None
-        return self.proc.returncode
-
-    async def close(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        self.reader.cancel()
-        await asyncio.gather(self.reader, return_exceptions=True)
-
-
 async def start_child(config_dir: Path, which: str, stderr_path: Path) -> Child:
-    with stderr_path.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(CHILD), str(config_dir), which, stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=REPO
-        )
-    return Child(proc)
+    return await children.start_child(CHILD, [str(config_dir), which], stderr_path=stderr_path, cwd=REPO,
+                                      name="resupply-crash-child")  # fmt: skip
 
 
 def order_line(status: str) -> Callable[[str], bool]:
