@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import importlib
 import inspect
 import logging
+import pkgutil
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -267,7 +269,9 @@ class IntegrationManager:
         rec.state, rec.next_retry = IntegrationState.setting_up, None
         rec.attempts += 1
         try:
-            module = self._load_module(rec)
+            # Reading requirement metadata and importing the modules (and what they import:
+            # cryptography, bleak, ...) is blocking file I/O and CPU: off the event loop.
+            module = rec.module or await asyncio.get_running_loop().run_in_executor(None, self._load_module, rec)
             block = self._config.get(domain)
             schema = getattr(module, "CONFIG_SCHEMA", None)
             block = {} if block is None else block
@@ -320,10 +324,12 @@ class IntegrationManager:
         if missing:
             raise _Failed("; ".join(missing))
         try:
-            rec.module = import_integration(rec.integration)
+            module = import_integration(rec.integration)
         except Exception as err:  # noqa: BLE001 - any import-time error is this integration's
             raise _Failed(f"{rec.domain}: cannot import {rec.integration.module}: {error_text(err)}") from err
-        return rec.module
+        _preload_submodules(module)
+        rec.module = module
+        return module
 
     def _schedule_retry(self, rec: _Record, err: BaseException) -> None:
         rec.failures += 1
@@ -454,3 +460,21 @@ class IntegrationManager:
         for domain in active:  # anything the plan could not order (not expected) still goes
             if self._records[domain].state is IntegrationState.loaded:
                 await self._unload_one(domain, timeout)
+
+
+def _preload_submodules(module: ModuleType) -> None:
+    """Import an integration package's modules too, so the imports its setup does lazily are warm.
+
+    Integrations keep their heavy imports inside `async_setup` (no import-time side effects), which
+    would run them on the event loop; here, in the executor, they cost nothing there. Best effort:
+    a submodule that fails to import is left for the setup to report in its own words.
+    """
+    path = getattr(module, "__path__", None)
+    if path is None:
+        return
+    for info in pkgutil.iter_modules(path):
+        name = f"{module.__name__}.{info.name}"
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # noqa: BLE001 - reported by the setup that needs it, if any does
+            _LOGGER.debug("Preloading %s failed: %s", name, error_text(err))

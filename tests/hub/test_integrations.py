@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import until
 
 from hub.bus import EVENT_INTEGRATION_LOADED, Event
 from hub.clock import ManualClock
@@ -171,7 +172,8 @@ async def test_not_ready_retries_with_backoff_then_loads(
     await clock.advance(10)
     assert state(manager, "gas") is IntegrationState.loaded
     assert manager.status("gas").attempts == 3 and manager.status("gas").next_retry is None
-    assert state(manager, "gas_alarm") is IntegrationState.loaded  # set up once its dependency was
+    # Set up once its dependency was; its module is imported in the executor, so wait for that.
+    await until(lambda: state(manager, "gas_alarm") is IntegrationState.loaded, what="gas_alarm loaded")
     module = sys.modules["custom_integrations.gas"]
     assert module.ATTEMPTS == [start, start + 5, start + 15]
 
