@@ -231,35 +231,27 @@ def email_text(order: OrderRequest) -> tuple[str, str]:
     price = None
     if order.price_estimate is not None:
         price = f"${order.price_estimate:,.2f} {order.currency or ''}".rstrip()
-    rows_es = [
-        ("Cantidad", quantity),
-        ("Hogar", order.household),
-        ("Cliente", order.customer_id),
-        ("Referencia", order.reference),
-        ("Número de pedido", order.order_id),
-        ("Precio estimado", price),
-        ("Notas", order.notes),
-    ]
-    rows_en = [
-        ("Quantity", quantity),
-        ("Household", order.household),
-        ("Customer", order.customer_id),
-        ("Reference", order.reference),
-        ("Order id", order.order_id),
-        ("Price estimate", price),
-        ("Notes", order.notes),
+    # (Spanish label, English label, value): one table, printed once per language.
+    rows = [
+        ("Cantidad", "Quantity", quantity),
+        ("Hogar", "Household", order.household),
+        ("Cliente", "Customer", order.customer_id),
+        ("Referencia", "Reference", order.reference),
+        ("Número de pedido", "Order id", order.order_id),
+        ("Precio estimado", "Price estimate", price),
+        ("Notas", "Notes", order.notes),
     ]
 
-    def table(rows: list[tuple[str, str | None]]) -> str:
-        return "\n".join(f"  {label}: {value}" for label, value in rows if value)
+    def table(language: int) -> str:
+        return "\n".join(f"  {row[language]}: {row[2]}" for row in rows if row[2])
 
     body = (
-        f"Buen día:\n\nLes pedimos {es_name}:\n\n{table(rows_es)}\n\n"
+        f"Buen día:\n\nLes pedimos {es_name}:\n\n{table(0)}\n\n"
         "Por favor confirmen respondiendo a este correo con el número de pedido. "
         "Si reciben este pedido dos veces con el mismo número, es el mismo pedido.\n"
         "Pedido enviado automáticamente por Maderas Hub.\n\n"
         "-- English --\n\n"
-        f"Hello,\n\nWe would like to order {en_name}:\n\n{table(rows_en)}\n\n"
+        f"Hello,\n\nWe would like to order {en_name}:\n\n{table(1)}\n\n"
         "Please confirm by replying to this email with the order id. "
         "If this order reaches you twice with the same order id, it is the same order.\n"
         "Sent automatically by Maderas Hub.\n"

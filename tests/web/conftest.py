@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import free_port
 
 from hub.clock import RealClock
 from hub.runtime import Hub
@@ -53,13 +53,6 @@ class ShiftableClock(RealClock):
 
     def time(self) -> float:
         return time.time() + self.offset
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (the hub's configuration refuses port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from browser_helpers import expect, hash_is, live, log_in
 
 from hub.runtime import Hub
 
@@ -44,16 +45,6 @@ async def async_setup(hub, config):
 """
 
 
-def expect(target: Any) -> Any:
-    from playwright.async_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def hash_is(route: str) -> re.Pattern[str]:
-    return re.compile(re.escape(f"#/{route}") + "$")
-
-
 async def add_user(hub: Hub, username: str, password: str, role: str = "admin", language: str = "en") -> None:
     await hub.auth.create_user(username, username.title(), password, role, language=language)
 
@@ -63,22 +54,6 @@ def set_home(hub: Hub, level: float = 41) -> None:
     hub.states.set(LEVEL, level, LEVEL_ATTRS)
     hub.states.set(CISTERN, 60, CISTERN_ATTRS)
     hub.states.set(DOOR, "off", DOOR_ATTRS)
-
-
-async def log_in(page: Any, username: str, password: str) -> None:
-    """Log in on the login page and wait for the page asked for to be shown."""
-    await expect(page).to_have_url(hash_is("login"))
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(password)
-    await page.get_by_test_id("login-submit").click()
-    await expect(page).not_to_have_url(hash_is("login"))
-    await expect(page.get_by_test_id("connection-status")).to_be_visible()  # shown once logged in
-    await expect(page.locator("main")).not_to_have_attribute("aria-busy", "true")
-
-
-async def live(page: Any) -> None:
-    """Wait until the websocket is connected (the header's indicator says so)."""
-    await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-status", "connected")
 
 
 async def scroll_width(page: Any) -> int:

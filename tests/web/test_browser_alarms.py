@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 from typing import Any
+
+from browser_helpers import expect, free_port, hash_is, log_in
 
 from hub.runtime import Hub
 
@@ -35,23 +36,6 @@ EXIT_DELAY = 3
 ENTRY_DELAY = 4
 
 
-def expect(target: Any) -> Any:
-    from playwright.async_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def hash_is(route: str) -> re.Pattern[str]:
-    return re.compile(re.escape(f"#/{route}") + "$")
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on: the centre's receiver refuses every connection."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def alarm_yaml() -> str:
     return (
         "alarm_panel:\n"
@@ -66,17 +50,8 @@ def alarm_yaml() -> str:
         '  account: "1234"\n'
         "  ack_timeout: 1\n"
         "  receivers:\n"
-        f"    - {{name: primary, host: 127.0.0.1, port: {closed_port()}, protocol: tcp}}\n"
+        f"    - {{name: primary, host: 127.0.0.1, port: {free_port()}, protocol: tcp}}\n"
     )
-
-
-async def log_in(page: Any, username: str, password: str) -> None:
-    await expect(page).to_have_url(hash_is("login"))
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(password)
-    await page.get_by_test_id("login-submit").click()
-    await expect(page).not_to_have_url(hash_is("login"))
-    await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-status", "connected")
 
 
 async def enter_pin(page: Any, pin: str) -> None:
@@ -95,7 +70,7 @@ async def test_alarm_pin_arm_trigger_acknowledge_disarm_panic_and_link(
     # A resident does all of it: the alarm services and events are open to residents.
     await hub.auth.create_user("luis", "Luis", password, "resident", language="en")
     page = await pages.open(hub.http.url + "/")
-    await log_in(page, "luis", password)
+    await log_in(page, "luis", password, wait_live=True)
 
     # The PIN first: the panel asks for it to arm (code_arm_required) and to disarm.
     await page.get_by_test_id("nav-settings").click()

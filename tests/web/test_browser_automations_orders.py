@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 from typing import Any
+
+from browser_helpers import expect, free_port, hash_is, log_in
 
 from hub.runtime import Hub
 
@@ -54,23 +55,6 @@ TANK_ATTRS = {
 }
 
 
-def expect(target: Any) -> Any:
-    from playwright.async_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def hash_is(route: str) -> re.Pattern[str]:
-    return re.compile(re.escape(f"#/{route}") + "$")
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on: the supplier's webhook never answers, so an order stays queued."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def resupply_yaml() -> str:
     return (
         "resupply:\n"
@@ -79,7 +63,7 @@ def resupply_yaml() -> str:
         "      name: Pipas El Marqués\n"
         "      commodity: water\n"
         "      type: webhook\n"
-        f"      url: http://127.0.0.1:{closed_port()}/orders\n"
+        f"      url: http://127.0.0.1:{free_port()}/orders\n"
         "      webhook_secret: webhook-secret\n"
         "      sells: {increment: 1, minimum: 100}\n"
         "      price_per_litre: 0.12\n"
@@ -90,15 +74,6 @@ def resupply_yaml() -> str:
     )
 
 
-async def log_in(page: Any, username: str, password: str) -> None:
-    await expect(page).to_have_url(hash_is("login"))
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(password)
-    await page.get_by_test_id("login-submit").click()
-    await expect(page).not_to_have_url(hash_is("login"))
-    await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-status", "connected")
-
-
 async def test_automations_list_toggle_run_and_trace(
     make_hub: HubFactory, pages: Pages, password: str, tmp_path: Path
 ) -> None:
@@ -106,7 +81,7 @@ async def test_automations_list_toggle_run_and_trace(
     hub: Hub = await make_hub()
     await hub.auth.create_user("ana", "Ana", password, "admin", language="en")
     page = await pages.open(hub.http.url + "/")
-    await log_in(page, "ana", password)
+    await log_in(page, "ana", password, wait_live=True)
 
     await page.get_by_test_id("nav-automations").click()
     await expect(page).to_have_url(hash_is("automations"))
@@ -177,7 +152,7 @@ async def test_orders_approve_cancel_and_history(make_hub: HubFactory, pages: Pa
     order_id = order["id"]
 
     page = await pages.open(hub.http.url + "/")
-    await log_in(page, "luis", password)
+    await log_in(page, "luis", password, wait_live=True)
     line = page.get_by_test_id("order-0")
     await expect(line).to_contain_text("Cistern")
     await expect(line).to_contain_text(EN["order.status.awaiting_approval"])
