@@ -80,6 +80,8 @@ class Hub:
         self.automations: Any = None  # hub.automation.AutomationManager, after integrations
         self.http: Any = None  # hub.http.HttpServer, started last and stopped first
         self.views = ViewRegistry()  # endpoints integrations add (served by the HTTP server's catch-all)
+        # A stand-in for bleak's BleakScanner, set only by `hub demo` (no radio there); None = bleak.
+        self.bluetooth_scanner_factory: Any = None
 
     # -- tasks ----------------------------------------------------------------------------
 

@@ -117,7 +117,7 @@ async def async_setup(hub: Any, config: dict[str, Any], *, scanner_factory: Any 
 
     scanner = LocalScanner(
         clock=hub.clock, on_advertisement=manager.handle, on_status=adapter.show,
-        factory=scanner_factory or bleak_scanner_factory, adapter=config["adapter"],
+        factory=scanner_factory or hub.bluetooth_scanner_factory or bleak_scanner_factory, adapter=config["adapter"],
         scanning_mode=config["scanning_mode"],
     )  # fmt: skip
     adapter.show(scanner.status)
