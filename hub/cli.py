@@ -9,10 +9,14 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, cli_user
+
+if TYPE_CHECKING:
+    from .runtime import Hub
 
 _LOGGER = logging.getLogger("hub")
 
@@ -91,26 +95,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run_demo(config_dir: Path) -> int:
-    """Write the demo configuration, start the simulated devices, suppliers and receiver, run the hub, stop them."""
+    """Write the demo configuration, start its simulated peers, run the hub on it, stop them after it."""
     from .demo import DemoDevices, DemoSuppliers, write_demo_config
+    from .demo_climate import DemoClimate
     from .demo_receiver import DemoReceiver
 
-    write_demo_config(config_dir, alarms=True)
+    write_demo_config(config_dir, alarms=True, climate=True)
     with DemoDevices(config_dir) as devices:
         _LOGGER.info("Simulated tank sensors (firmware, units 1-3) on %s, tank time x%g",
                      devices.link, devices.time.factor)  # fmt: skip
 
-        async def hub_with_suppliers() -> int:  # suppliers and receiver share the hub's loop and stop after it
-            async with DemoSuppliers(config_dir, devices), DemoReceiver(config_dir):
-                return await _run_hub(config_dir)
+        async def hub_with_peers() -> int:  # suppliers, receiver and beacons share the hub's loop and stop after it
+            async with DemoSuppliers(config_dir, devices), DemoReceiver(config_dir), DemoClimate(config_dir) as climate:
+                return await _run_hub(config_dir, prepare=climate.attach)
 
-        return asyncio.run(hub_with_suppliers())
+        return asyncio.run(hub_with_peers())
 
 
-async def _run_hub(config_dir: Path) -> int:
+async def _run_hub(config_dir: Path, *, prepare: Callable[[Hub], None] | None = None) -> int:
+    """Run a hub until SIGTERM / SIGINT; `prepare(hub)` runs before it starts (the demo's stand-ins)."""
     from .runtime import Hub
 
     hub = Hub(config_dir)
+    if prepare is not None:
+        prepare(hub)
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
 
@@ -123,15 +131,20 @@ async def _run_hub(config_dir: Path) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_stop, sig.name)
     try:
-        await hub.start()
-    except Exception as err:  # a clear message instead of a traceback for a person at a terminal
-        _LOGGER.error("The hub could not start: %s", err)
-        return 1
-    for error in hub.config_errors:
-        _LOGGER.error("Configuration: %s", error)
-    _LOGGER.info("Hub ready in %s (%d integrations loaded)%s", config_dir, _loaded_count(hub), _where(hub))
-    await hub.wait_stopped()
-    return 0
+        try:
+            await hub.start()
+        except Exception as err:  # noqa: BLE001 - a clear message instead of a traceback for a person at a terminal
+            _LOGGER.error("The hub could not start: %s", err)
+            return 1
+        for error in hub.config_errors:
+            _LOGGER.error("Configuration: %s", error)
+        _LOGGER.info("Hub ready in %s (%d integrations loaded)%s", config_dir, _loaded_count(hub), _where(hub))
+        await hub.wait_stopped()
+        return 0
+    finally:
+        # The demo's peers stop after the hub on this loop: a second Ctrl-C then interrupts them as usual.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 def _where(hub: object) -> str:

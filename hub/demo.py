@@ -13,7 +13,8 @@ the configured loopback ports, each delivered order a truck into the simulated t
 With `alarms=True` (as `hub demo` writes it) the configuration also has an `alarm_panel:` (the
 front door, a gas and a water-leak detector of the demo integration) and a `command_center:` whose
 receiver is `DemoReceiver(dir)` (hub/demo_receiver.py): a SIA DC-09 receiver over TCP on loopback, in the hub's event
-loop, standing in for the monitoring centre.
+loop, standing in for the monitoring centre. With `climate=True` it has a `ble_climate:` block
+whose beacons, Bluetooth adapter and proxy `DemoClimate(dir)` (hub/demo_climate.py) simulates.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from firmware.sim.tank_physics import (
 
 from .config import CONFIG_FILE, SECRETS_FILE, ConfigErrors, load_configuration, write_default_config
 from .config.core_schema import DEFAULT_SERVER_PORT
+from .demo_climate import climate_block, climate_secrets
 from .demo_receiver import RECEIVER_HOST
 from .registry import slugify
 
@@ -374,15 +376,18 @@ def _alarm_secrets() -> str:
 
 
 def write_demo_config(
-    config_dir: Path, *, server_port: int | None = None, resupply: bool | None = None, alarms: bool = False
+    config_dir: Path, *, server_port: int | None = None, resupply: bool | None = None, alarms: bool = False,
+    climate: bool = False,
 ) -> None:
     """Write the demo configuration into `config_dir` (an existing one is kept as it is).
 
     `server_port` replaces the dashboard's port (0: any free port, for tests). `resupply` adds the
     suppliers (default: when the example supplier service can be imported); `alarms` the alarm
-    panel and the command centre with its demo receiver (`hub demo` asks for them; off by default
-    so a test of the tanks or suppliers gets a configuration without them). Their loopback ports
-    are picked now, all at once (never one twice), and their keys written to secrets.yaml.
+    panel and the command centre with its demo receiver; `climate` the BLE climate sensors with
+    their proxy endpoint (hub/demo_climate.py). `hub demo` asks for alarms and climate; they are
+    off by default so a test of the tanks or suppliers gets a configuration without them. Their
+    loopback ports are picked now, all at once (never one twice), and their keys written to
+    secrets.yaml.
     """
     config_dir.mkdir(parents=True, exist_ok=True)
     if not write_default_config(config_dir):
@@ -394,7 +399,7 @@ def write_demo_config(
     link = serial_link(config_dir)
     text += DEMO_BLOCK.format(link=link, factor=DEMO_TIME_FACTOR, modbus=_modbus_block(str(link)))
     with_resupply = load_supplier_service() is not None if resupply is None else resupply
-    free = _free_ports((len(SUPPLIERS) if with_resupply else 0) + (1 if alarms else 0))
+    free = _free_ports((len(SUPPLIERS) if with_resupply else 0) + (1 if alarms else 0) + (1 if climate else 0))
     added = ""
     if with_resupply:
         ports = dict(zip((s.id for s in SUPPLIERS), free[: len(SUPPLIERS)], strict=True))
@@ -404,6 +409,9 @@ def write_demo_config(
     if alarms:
         text += _alarms_block(free[-1])
         added += _alarm_secrets()
+    if climate:
+        text += climate_block(free[-2] if alarms else free[-1])
+        added += climate_secrets()
     if added:
         with (config_dir / SECRETS_FILE).open("a", encoding="utf-8") as secrets_file:  # written 0600 above
             secrets_file.write(added)
