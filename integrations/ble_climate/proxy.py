@@ -170,9 +170,12 @@ class ProxyServer:
         except (_Closed, EOFError, ConnectionError) as exc:
             error = str(exc) or type(exc).__name__
         except asyncio.CancelledError:
+            # Only stop() and a newer link of the same proxy cancel this task. It is the stream server's
+            # connection callback, which nothing awaits but stop(): ending it normally keeps asyncio from
+            # logging the cancellation as an error on Python 3.11 (seen when a proxy was connected at stop).
             if self._server is None:  # shutting down (a replaced session is told by its successor)
                 await self._close(writer, protocol.E_INTERNAL, "hub shutting down")
-            raise
+            error = "hub shutting down" if self._server is None else "replaced by a newer connection"
         finally:
             if task is not None:
                 self._connections.discard(task)

@@ -227,3 +227,20 @@ async def test_a_silent_proxy_is_pinged_then_dropped(clock: ManualClock) -> None
         await writer.wait_closed()
     finally:
         await server.stop()
+
+
+async def test_stopping_with_a_proxy_connected_tells_it_and_logs_no_error(
+    clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _, _ = await collecting_server(clock)
+    reader, writer = await authenticated(server.port)
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        await server.stop()
+        error = protocol.decode(await asyncio.wait_for(reader.read(4096), 5))
+        await asyncio.sleep(0.05)  # asyncio reports a failed connection callback on a later loop turn
+    assert isinstance(error, protocol.Error) and error.code == protocol.E_INTERNAL
+    assert "shutting down" in error.reason
+    assert not server.status(PROXY_ID).connected
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+    writer.close()
+    await writer.wait_closed()
