@@ -15,11 +15,12 @@ import * as entity from './pages/entity.js';
 import * as devices from './pages/devices.js';
 import * as orders from './pages/orders.js';
 import * as alarms from './pages/alarms.js';
+import * as cameras from './pages/cameras.js';
 import * as automations from './pages/automations.js';
 import * as users from './pages/users.js';
 import * as settings from './pages/settings.js';
 
-const ROUTES = { onboarding, login, overview, entity, orders, alarms, automations, devices, users, settings };
+const ROUTES = { onboarding, login, overview, entity, orders, alarms, cameras, automations, devices, users, settings };
 const PUBLIC = new Set(['onboarding', 'login']);
 
 const main = document.getElementById('main');

@@ -9,6 +9,7 @@ const NAV = [
   { route: 'devices', key: 'nav.devices' },
   { route: 'orders', key: 'nav.orders' },
   { route: 'alarms', key: 'nav.alarms' },
+  { route: 'cameras', key: 'nav.cameras' },
   { route: 'automations', key: 'nav.automations' },
   { route: 'users', key: 'nav.users', admin: true },
   { route: 'settings', key: 'nav.settings' },
