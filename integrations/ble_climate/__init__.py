@@ -4,6 +4,8 @@
 (proxy.py), the entities (sensor.py), the manager's pipeline (manager.py) and the local scanner
 (scanner.py), all owned by the integration's scope. A missing adapter is a status on the
 "Bluetooth adapter" sensor, retried in the background; the rest of the hub, and the proxies, run on.
+A Mopeka with a `tank:` block feeds the shared tank model (hub.tanks) and gets the same tank
+entities and `tank_refilled` event as a modbus_tank tank.
 The design is in docs/ble_climate.md.
 """
 
@@ -80,6 +82,7 @@ async def async_setup(hub: Any, config: dict[str, Any], *, scanner_factory: Any 
             new = device.apply(reading, signal)
             now = hub.clock.time()
             device.refresh(True, manager.tracker.interval(device.address), reading.time, now)
+            device.announce_refill(hub.bus)  # after the writes: a listener reading the level sees the new one
             if new:
                 add_later(new)
 

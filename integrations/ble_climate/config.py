@@ -1,5 +1,8 @@
 """The `ble_climate:` block: the local adapter, the known devices and their bindkeys, the proxies.
 
+A Mopeka device may carry a `tank:` block (the shared schema of hub.tanks; mounted under the tank,
+LP gas unless said otherwise), `min_quality` and `refill_settle`; see docs/ble_climate.md.
+
 Every error carries its key path (`devices -> A4:C1:38:00:00:01 -> bindkey: ...`). Bindkeys and
 proxy tokens are meant to come from secrets.yaml (`!secret`); validators never echo them.
 """
@@ -7,17 +10,23 @@ proxy tokens are meant to come from secrets.yaml (`!secret`); validators never e
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import voluptuous as vol
 
 from firmware.ble_proxy import protocol
-from hub.config.schemas import host, listen_port, string
+from hub.config.schemas import host, listen_port, period_at_least, string, time_period
+from hub.tanks.schema import buildable, tank_schema
 
 SCANNING_MODES = ("passive", "active")
 DEFAULT_ADAPTER = "hci0"
 DEFAULT_PROXY_HOST = "0.0.0.0"  # proxies on the LAN must reach it
 MIN_TOKEN_LEN = 16
+# Mopeka's reading quality is 0-3 (the stars of its app). One star is the sensor saying it barely
+# heard an echo: such levels jump about, so by default a tank takes two stars or more.
+DEFAULT_MIN_QUALITY = 2
+DEFAULT_REFILL_SETTLE = timedelta(minutes=5)
 
 _MAC_RE = re.compile(r"^[0-9A-F]{2}(?::[0-9A-F]{2}){5}$")
 _HEX32_RE = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -66,11 +75,21 @@ def token(value: Any) -> str:
     return str(value)
 
 
+# A Mopeka sits under the tank and reads the liquid height: the only mounting it has.
+TANK_SCHEMA = vol.All(tank_schema(mountings=("bottom",), commodity="lp_gas", mounting="bottom"), buildable)
+
 DEVICE_SCHEMA = vol.Schema(
     {
         vol.Optional("name"): string,
         vol.Optional("area"): string,
         vol.Optional("bindkey"): bindkey,
+        vol.Optional("tank"): TANK_SCHEMA,
+        # With a tank only (defaults DEFAULT_MIN_QUALITY, DEFAULT_REFILL_SETTLE, applied by the tank feed,
+        # so a device without a tank validates to what it always did). Levels read with a lower
+        # quality are not fed to the tank model (they still show in mm); refill_settle is how long a
+        # rise must hold still before it counts as one delivery, as in modbus_tank.
+        vol.Optional("min_quality"): vol.All(int, vol.Range(min=0, max=3, msg="expected a quality from 0 to 3")),
+        vol.Optional("refill_settle"): vol.All(time_period, period_at_least(timedelta(seconds=1))),
     }
 )
 
@@ -98,6 +117,10 @@ def _devices(value: Any) -> dict[str, dict[str, Any]]:
             out[address] = DEVICE_SCHEMA(block or {})
         except vol.MultipleInvalid as err:
             errors.extend(vol.Invalid(e.msg, path=[str(raw), *e.path]) for e in err.errors)
+            continue
+        if "tank" not in out[address]:
+            errors.extend(vol.Invalid("only for a device with a tank: block", path=[str(raw), key])
+                          for key in ("min_quality", "refill_settle") if key in out[address])  # fmt: skip
     if errors:
         raise vol.MultipleInvalid(errors)
     return out
@@ -130,4 +153,4 @@ CONFIG_SCHEMA = vol.All(
     _check,
 )
 
-__all__ = ["CONFIG_SCHEMA", "SCANNING_MODES", "bindkey", "mac_address"]
+__all__ = ["CONFIG_SCHEMA", "SCANNING_MODES", "TANK_SCHEMA", "bindkey", "mac_address"]

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mopeka_iot_ble import MediumType
+
 from integrations.ble_climate.models import Advertisement, Reading
 from integrations.ble_climate.parsers import ParserSet
 from integrations.ble_climate.tracker import Tracker
@@ -106,7 +108,10 @@ class BleClimateManager:
     ) -> None:
         self.devices = {address.upper(): dict(block) for address, block in devices.items()}
         bindkeys = {address: block["bindkey"] for address, block in self.devices.items() if block.get("bindkey")}
-        self.parsers = parsers if parsers is not None else ParserSet(bindkeys)
+        # A Mopeka's echo time becomes a height by the speed of sound in the liquid: water tanks say so.
+        media = {address: MediumType.FRESH_WATER for address, block in self.devices.items()
+                 if block.get("tank", {}).get("commodity") == "water"}  # fmt: skip
+        self.parsers = parsers if parsers is not None else ParserSet(bindkeys, mopeka_media=media)
         self.tracker = tracker if tracker is not None else Tracker()
         self.merger = merger if merger is not None else SourceMerger()
         self.discovered: OrderedDict[str, Discovered] = OrderedDict()

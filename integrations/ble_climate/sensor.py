@@ -4,6 +4,9 @@ Measurements keep their last value between advertisements (a reading carries onl
 said). Availability is judged on a timer from the tracker's learned interval; a device problem
 (wrong bindkey, replayed counter ...) is shown as `problem` on the device's entities, and one that
 stops any reading from being trusted also makes the measurements unavailable with that reason.
+A Mopeka configured with a `tank:` block also feeds its levels of good enough quality into the shared
+tank model (hub.tanks) and gets a tank's entities: Level, Volume, Consumption, Days until empty and
+Reading quality, the `tank` attribute on Level, and `tank_refilled` on a delivery.
 """
 
 from __future__ import annotations
@@ -12,8 +15,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hub.bus import Bus, Context
 from hub.entities import DeviceInfo, Entity, EntityDescription
+from hub.scope import ScopedBus
+from hub.tanks.descriptions import CONSUMPTION, DAYS_UNTIL_EMPTY, LEVEL, VOLUME, TankDescription
+from hub.tanks.forecast import Refill
+from hub.tanks.model import EVENT_TANK_REFILLED, TankModel
+from hub.tanks.schema import build_tank
 
+from .config import DEFAULT_MIN_QUALITY, DEFAULT_REFILL_SETTLE
 from .models import REPLAYED_COUNTER, Reading, Value
 from .proxy import ProxyStatus
 from .scanner import ScannerStatus
@@ -45,9 +55,14 @@ ADAPTER = EntityDescription(key="adapter", name="Bluetooth adapter", icon="mdi:b
                             entity_category="diagnostic")  # fmt: skip
 PROXY = EntityDescription(key="proxy", device_class="connectivity", entity_category="diagnostic")
 
+QUALITY = EntityDescription(key="tank_level_quality_pct", name="Reading quality", unit_of_measurement="%",
+                            state_class="measurement", entity_category="diagnostic",
+                            icon="mdi:signal-cellular-2")  # fmt: skip
+
 # Created with the device; the rest appear when a reading first carries them.
 ALWAYS = (TEMPERATURE, HUMIDITY, BATTERY)
 WHERE_PRESENT = {d.key: d for d in (VOLTAGE, TANK_LEVEL)}
+TANK_ENTITIES = (LEVEL, VOLUME, CONSUMPTION, DAYS_UNTIL_EMPTY)  # and QUALITY, for a device with a tank
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -80,6 +95,57 @@ class DeviceSensor(Entity):
         return self.device.attributes(self)
 
 
+class TankFeed:
+    """A Mopeka's tank: levels of good enough quality, in metres, into the shared tank model."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        settle = config.get("refill_settle", DEFAULT_REFILL_SETTLE)
+        self.model = TankModel(build_tank(config["tank"]), refill_settle_s=settle.total_seconds())
+        self.min_quality: int = config.get("min_quality", DEFAULT_MIN_QUALITY)
+        self.quality: int | None = None  # 0-3 of the last reading
+        self.ignored = 0  # levels not taken for their quality since setup
+        self.context: Context | None = None  # of the last level taken; the tank entities write with it
+        self.pending_refill: Refill | None = None  # confirmed by the last reading, announced after the writes
+        self._last_t: float | None = None
+
+    def take(self, reading: Reading) -> bool:
+        """Feed the reading's level if its quality is good enough; True when the model took it."""
+        self.pending_refill = None
+        quality, level_mm = reading.values.get("tank_level_quality"), reading.values.get("tank_level_mm")
+        if quality is None and level_mm is None:
+            return False  # no level in this packet at all
+        self.quality = None if quality is None else int(quality)
+        # Quality 0 comes without a level (the library drops it); 1 comes with one we do not trust.
+        if level_mm is None or self.quality is None or self.quality < self.min_quality:
+            self.ignored += 1
+            return False
+        # Proxies date their records on arrival; two sources may disagree by a few ms, the model may not go back.
+        t = reading.time if self._last_t is None else max(reading.time, self._last_t)
+        self._last_t = t
+        self.context = Context(origin=DOMAIN)
+        self.pending_refill = self.model.update(t, float(level_mm) / 1000.0)
+        return True
+
+
+class TankSensor(DeviceSensor):
+    """One of a tank's values (hub.tanks.descriptions), read from the device's tank model."""
+
+    def __init__(self, device: BleDevice, description: TankDescription, model: TankModel) -> None:
+        super().__init__(device, description)
+        self.description, self.model = description, model
+
+    @property
+    def native_value(self) -> Any:
+        return self.description.value(self.model)
+
+    @property
+    def extra_attributes(self) -> dict[str, Any]:  # type: ignore[override]
+        attrs = self.device.attributes(self)
+        if self.description is LEVEL:
+            attrs.update(self.model.level_attributes())
+        return attrs
+
+
 class BleDevice:
     """The entities of one configured device and what they show."""
 
@@ -91,6 +157,13 @@ class BleDevice:
             "identifiers": [(DOMAIN, address)], "connections": [("bluetooth", address)], "name": self.name,
         }  # fmt: skip
         self.values: dict[str, DeviceSensor] = {d.key: DeviceSensor(self, d) for d in ALWAYS}
+        self.tank: TankFeed | None = None
+        self.tank_entities: list[DeviceSensor] = []
+        if config.get("tank"):
+            tank = self.tank = TankFeed(config)
+            sensors = [TankSensor(self, d, tank.model) for d in TANK_ENTITIES]
+            self.tank_entities = [*sensors, DeviceSensor(self, QUALITY)]
+            self.values.update(zip([*(d.key for d in TANK_ENTITIES), QUALITY.key], self.tank_entities, strict=True))
         self.signal = DeviceSensor(self, SIGNAL)
         self.last_seen = DeviceSensor(self, LAST_SEEN)
         self.kind: str | None = None
@@ -111,6 +184,9 @@ class BleDevice:
         out: dict[str, Any] = {}
         if self.problem is not None:
             out["problem"] = self.problem
+        if self.tank is not None and entity.entity_description is QUALITY:
+            out.update({"quality": self.tank.quality, "min_quality": self.tank.min_quality,
+                        "ignored": self.tank.ignored})  # fmt: skip
         if entity is self.signal:
             out.update({"address": self.address, "source": self.source, "kind": self.kind, "model": self.model,
                         "last_problem": self.last_problem, "last_problem_at": iso(self.last_problem_time)})  # fmt: skip
@@ -134,9 +210,21 @@ class BleDevice:
                 new.append(entity)
             if entity is not None:
                 entity.value = value
+        if self.tank is not None and self.tank.take(reading):
+            for entity in self.tank_entities:
+                entity.context = self.tank.context
         self.signal.value = signal.rssi
         self.last_seen.value = iso(reading.time)
         return new
+
+    def announce_refill(self, bus: Bus | ScopedBus) -> None:
+        """Fire `tank_refilled` for a delivery the last reading confirmed; call after the states are written."""
+        if self.tank is None or self.tank.pending_refill is None:
+            return
+        refill, self.tank.pending_refill = self.tank.pending_refill, None
+        level_id = self.tank_entities[0].entity_id
+        if level_id is not None:
+            bus.fire(EVENT_TANK_REFILLED, self.tank.model.refilled_event(level_id, refill), context=self.tank.context)
 
     def refresh(self, available: bool, interval: float | None, last_seen: float | None, now: float) -> None:
         """Write availability and values; `available` is the tracker's verdict on silence."""
@@ -241,4 +329,4 @@ class ProxySensor(Entity):
             self.write_state()
 
 
-__all__ = ["AdapterSensor", "BleDevice", "DeviceSensor", "ProxySensor", "iso"]
+__all__ = ["AdapterSensor", "BleDevice", "DeviceSensor", "ProxySensor", "TankFeed", "TankSensor", "iso"]

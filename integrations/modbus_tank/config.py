@@ -24,7 +24,6 @@ import voluptuous as vol
 from hub.config.schemas import (
     merge,
     modbus_device_schema,
-    number,
     period_at_least,
     polling_schema,
     positive_int,
@@ -34,54 +33,19 @@ from hub.config.schemas import (
     tcp_endpoint_schema,
     time_period,
 )
+from hub.tanks.schema import TANK_SCHEMA, build_tank
 
 from .profiles import BUILTIN_PROFILES, Profile, load_user_profiles
-from .tank import (
-    HorizontalCylinder,
-    PercentGauge,
-    Pressure,
-    Rectangular,
-    Tank,
-    Ultrasonic,
-    VerticalCylinder,
-)
 
 _LOGGER = logging.getLogger(__name__)
 
-SHAPES = ("vertical_cylinder", "horizontal_cylinder", "rectangular")
-_DIMENSIONS = {
-    "vertical_cylinder": ("diameter_m", "height_m"),
-    "horizontal_cylinder": ("diameter_m", "length_m"),
-    "rectangular": ("length_m", "width_m", "height_m"),
-}
 # Which mounting can turn which profile quantity into a level.
-_MOUNTING_QUANTITIES = {"ultrasonic": ("distance",), "pressure": ("pressure", "depth", "level"), "percent": ("level",)}
-
-MOUNTING_SCHEMA = vol.Schema(
-    {
-        vol.Required("type"): vol.In(tuple(_MOUNTING_QUANTITIES), msg="expected ultrasonic, pressure or percent"),
-        vol.Optional("mount_height_m"): number,
-        vol.Optional("dead_band_m", default=0.2): number,
-        vol.Optional("sensor_offset_m", default=0.0): number,
-        vol.Optional("fluid_density_kg_m3"): number,
-    }
-)
-
-TANK_SCHEMA = vol.Schema(
-    {
-        vol.Required("shape"): vol.In(SHAPES, msg=f"expected one of {', '.join(SHAPES)}"),
-        vol.Optional("dimensions"): {str: number},
-        vol.Optional("capacity_l"): number,
-        vol.Optional("head", default="ellipsoidal_2to1"): vol.In(("flat", "hemispherical", "ellipsoidal_2to1")),
-        vol.Required("commodity"): vol.In(("water", "lp_gas"), msg="expected water or lp_gas"),
-        vol.Required("mounting"): vol.Any(
-            vol.All(str, lambda v: {"type": v}, MOUNTING_SCHEMA), MOUNTING_SCHEMA,
-            msg="expected ultrasonic, pressure or percent, or a mapping with type",
-        ),
-        vol.Optional("usable_min_pct"): number,
-        vol.Optional("usable_max_pct"): number,
-    }
-)
+_MOUNTING_QUANTITIES = {
+    "ultrasonic": ("distance",),
+    "pressure": ("pressure", "depth", "level"),
+    "percent": ("level",),
+    "bottom": ("level",),  # metres of liquid measured from below
+}
 
 SENSOR_SCHEMA = vol.Schema(
     merge(
@@ -121,41 +85,6 @@ def _bus(value: Any) -> dict[str, Any]:
     if kind == "tcp":
         return TCP_BUS_SCHEMA(value)
     raise vol.Invalid("expected serial or tcp", path=["type"])
-
-
-def build_tank(conf: dict[str, Any]) -> Tank:
-    """The tank model of a validated `tank:` block; ValueError/vol.Invalid when it does not add up."""
-    m = conf["mounting"]
-    mounting: Ultrasonic | Pressure | PercentGauge
-    if m["type"] == "ultrasonic":
-        if "mount_height_m" not in m:
-            raise vol.Invalid("required for an ultrasonic mounting", path=["mounting", "mount_height_m"])
-        mounting = Ultrasonic(mount_height_m=m["mount_height_m"], dead_band_m=m["dead_band_m"])
-    elif m["type"] == "pressure":
-        density = m.get("fluid_density_kg_m3", 1000.0 if conf["commodity"] == "water" else 540.0)
-        mounting = Pressure(sensor_offset_m=m["sensor_offset_m"], fluid_density_kg_m3=density)
-    else:
-        mounting = PercentGauge()
-    usable = {"usable_min_pct": conf.get("usable_min_pct"), "usable_max_pct": conf.get("usable_max_pct")}
-    shape_kind = conf["shape"]
-    if "dimensions" in conf:
-        dims = conf["dimensions"]
-        want = _DIMENSIONS[shape_kind]
-        missing = [k for k in want if k not in dims]
-        if missing or set(dims) - set(want):
-            raise vol.Invalid(f"{shape_kind} needs exactly {', '.join(want)}", path=["dimensions"])
-        shape: VerticalCylinder | HorizontalCylinder | Rectangular
-        if shape_kind == "vertical_cylinder":
-            shape = VerticalCylinder(**dims)
-        elif shape_kind == "horizontal_cylinder":
-            shape = HorizontalCylinder(**dims, head=conf["head"])
-        else:
-            shape = Rectangular(**dims)
-        return Tank(shape=shape, commodity=conf["commodity"], mounting=mounting, **usable)
-    if "capacity_l" not in conf:
-        raise vol.Invalid("give dimensions or capacity_l", path=["capacity_l"])
-    return Tank.from_capacity(conf["capacity_l"], shape_kind, commodity=conf["commodity"], mounting=mounting,
-                              head=conf["head"], **usable)  # fmt: skip
 
 
 def _cross_check(config: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Tank entities: level, volume, raw reading, consumption, days until empty, and diagnostics.
 
-Per poll: reading -> unit the mounting expects -> PlausibilityFilter -> Tank.measure -> volume ->
-ConsumptionEstimator / RefillDetector (fed with clock.time()) -> entity states. Every state written
+Per poll: reading -> unit the mounting expects -> the shared tank model (hub.tanks: PlausibilityFilter ->
+Tank.measure -> ConsumptionEstimator / RefillDetector, fed with clock.time()) -> entity states. Every state written
 for one poll carries that poll's context; a confirmed refill fires `tank_refilled` with the same
 context, after the states are written. Per bus a diagnostic `Bus load` sensor (% of the line the
 configured polling needs) says when the scan intervals ask more than the baud rate carries.
@@ -10,55 +10,30 @@ configured polling needs) says when the scan intervals ask more than the baud ra
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from hub.bus import Context
 from hub.entities import DeviceInfo, Entity, EntityDescription, EntityPlatform
+from hub.tanks.descriptions import CONSUMPTION, DAYS_UNTIL_EMPTY, LEVEL, VOLUME, TankDescription
+from hub.tanks.forecast import Refill
+from hub.tanks.geometry import G, Pressure, Tank
+from hub.tanks.model import EVENT_TANK_REFILLED, TankModel
 
 from .coordinator import MAX_LOAD, BusCoordinator, Slave
-from .forecast import (
-    ConsumptionEstimator,
-    PlausibilityFilter,
-    Refill,
-    RefillDetector,
-    days_until_empty,
-)
 from .profiles import WATER_PA_PER_M, Reading
-from .tank import G, Pressure, Tank, TankLevel, Ultrasonic
 
 DOMAIN = "modbus_tank"
-EVENT_TANK_REFILLED = "tank_refilled"
 
 
-@dataclass(frozen=True, kw_only=True)
-class TankDescription(EntityDescription):
-    value: Callable[[TankState], Any]
-    diagnostic_attrs: bool = False
-
-
-class TankState:
-    """The tank model of one slave, fed by its coordinator's polls."""
+class TankState(TankModel):
+    """The tank model of one slave (hub.tanks), fed by its coordinator's polls on the hub's clock."""
 
     def __init__(self, tank: Tank, clock: Any, *, refill_settle_s: float = 300.0) -> None:
-        self.tank, self.clock = tank, clock
-        self.filter = PlausibilityFilter(full_scale=self._full_scale())
-        self.consumption = ConsumptionEstimator()
-        # A delivery is at least 5 % of the tank; noise is far below that.
-        self.refills = RefillDetector(min_rise_l=max(self.tank.capacity_l * 0.05, 1.0), confirm_s=refill_settle_s)
-        self.level: TankLevel | None = None
+        super().__init__(tank, refill_settle_s=refill_settle_s)
+        self.clock = clock
         self.reading: Reading | None = None
-        self.rate: float | None = None
         self.context: Context | None = None  # of the last poll; the slave's entities write with it
         self.pending_refill: Refill | None = None  # confirmed by the last poll, announced after the writes
-
-    def _full_scale(self) -> float:
-        m = self.tank.mounting
-        if isinstance(m, Ultrasonic):
-            return m.mount_height_m
-        if isinstance(m, Pressure):
-            return self.tank.shape.height_m * m.fluid_density_kg_m3 * G
-        return 100.0
 
     def tank_input(self, reading: Reading) -> float:
         """The reading in the unit `Tank.measure` expects for this mounting."""
@@ -70,49 +45,20 @@ class TankState:
                 return (reading.value_si - m.sensor_offset_m) * m.fluid_density_kg_m3 * G
         return reading.value_si
 
-    def update(self, reading: Reading) -> Any:
-        """Take one reading; returns a Refill when one was just confirmed."""
-        now = self.clock.time()
+    def take(self, reading: Reading) -> Refill | None:
+        """Take one poll's reading now; returns a Refill when one was just confirmed."""
         self.reading = reading
-        filtered = self.filter.update(now, self.tank_input(reading))
-        self.level = self.tank.measure(filtered.value)
-        self.rate = self.consumption.update(now, self.level.volume_l)
-        return self.refills.update(now, self.level.volume_l)
-
-    @property
-    def days_left(self) -> float | None:
-        if self.level is None:
-            return None
-        return days_until_empty(self.level.volume_l, self.tank.usable_min_l, self.rate)
-
-    def attribute(self) -> dict[str, Any]:
-        """The dashboard's `tank` attribute (docs/dashboard.md)."""
-        return {
-            "commodity": self.tank.commodity,
-            "volume_l": None if self.level is None else round(self.level.volume_l, 1),
-            "capacity_l": round(self.tank.capacity_l, 1),
-            "days_until_empty": None if self.days_left is None else round(self.days_left, 1),
-            "usable_min_pct": self.tank.usable_min_pct,
-            "usable_max_pct": self.tank.usable_max_pct,
-        }
+        return self.update(self.clock.time(), self.tank_input(reading))
 
 
-def _lvl(f: Callable[[TankLevel], float]) -> Callable[[TankState], float | None]:
-    return lambda s: None if s.level is None else f(s.level)
+def _raw(model: TankModel) -> float | None:
+    reading = model.reading if isinstance(model, TankState) else None
+    return None if reading is None else reading.value_si
 
 
-DESCRIPTIONS = (
-    TankDescription(key="level", name="Level", unit_of_measurement="%", state_class="measurement",
-                    suggested_display_precision=1, value=_lvl(lambda lv: lv.fill_pct_of_capacity)),
-    TankDescription(key="volume", name="Volume", unit_of_measurement="L", device_class="volume",
-                    state_class="measurement", suggested_display_precision=0, value=_lvl(lambda lv: lv.volume_l)),
-    TankDescription(key="raw", name="Raw reading", entity_category="diagnostic", suggested_display_precision=4,
-                    value=lambda s: None if s.reading is None else s.reading.value_si),
-    TankDescription(key="consumption", name="Consumption", unit_of_measurement="L/d", state_class="measurement",
-                    suggested_display_precision=0, value=lambda s: s.rate),
-    TankDescription(key="days_until_empty", name="Days until empty", unit_of_measurement="d",
-                    suggested_display_precision=1, value=lambda s: s.days_left),
-)  # fmt: skip
+RAW = TankDescription(key="raw", name="Raw reading", entity_category="diagnostic", suggested_display_precision=4,
+                      value=_raw)  # fmt: skip
+DESCRIPTIONS = (LEVEL, VOLUME, RAW, CONSUMPTION, DAYS_UNTIL_EMPTY)
 
 DIAGNOSTICS = (
     EntityDescription(key="error_count", name="Errors", entity_category="diagnostic", state_class="total_increasing"),
@@ -158,10 +104,7 @@ class TankSensor(_SlaveEntity):
     def extra_attributes(self) -> dict[str, Any]:  # type: ignore[override]
         if self.entity_description.key != "level":  # type: ignore[union-attr]
             return {}
-        attrs: dict[str, Any] = {"tank": self.model.attribute()}
-        if self.model.level is not None and self.model.level.out_of_range:
-            attrs["out_of_range"] = True
-        return attrs
+        return self.model.level_attributes()
 
 
 class DiagnosticSensor(_SlaveEntity):
@@ -268,7 +211,7 @@ def _feeder(model: TankState) -> Callable[[Slave], None]:
         model.pending_refill = None
         if not slave.available or slave.reading is None or slave.failures:
             return
-        model.pending_refill = model.update(slave.reading)
+        model.pending_refill = model.take(slave.reading)
 
     return feed
 
@@ -278,11 +221,6 @@ def _announcer(hub: Any, model: TankState, level_entity: TankSensor) -> Callable
         refill, model.pending_refill = model.pending_refill, None
         if refill is None or level_entity.entity_id is None:
             return
-        hub.bus.fire(EVENT_TANK_REFILLED, {
-            "entity_id": level_entity.entity_id, "litres_delivered": refill.litres_delivered,
-            "litres_before": refill.litres_before, "litres_after": refill.litres_after,
-            "started_at": refill.started_at, "ended_at": refill.ended_at,
-            "commodity": model.tank.commodity,
-        }, context=model.context)  # fmt: skip
+        hub.bus.fire(EVENT_TANK_REFILLED, model.refilled_event(level_entity.entity_id, refill), context=model.context)
 
     return announce

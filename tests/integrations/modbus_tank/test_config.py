@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import voluptuous as vol
 
+from hub.tanks.geometry import Pressure, VerticalCylinder
 from integrations.modbus_tank.config import CONFIG_SCHEMA, build_tank
-from integrations.modbus_tank.tank import Pressure, VerticalCylinder
 
 
 def _tank(**over: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from integrations.modbus_tank.tank import (
+from hub.tanks.geometry import (
     HorizontalCylinder,
     PercentGauge,
     Pressure,

@@ -1,10 +1,14 @@
-"""Tank geometry and sensor mounting: a raw level reading in, level, volume and usable share out."""
+"""Tank geometry and sensor mounting: a raw level reading in, level, volume and usable share out.
+
+Shared by every integration that measures a tank (modbus_tank, ble_climate's Mopeka sensors), which
+is why it lives in the core: integrations may not import each other.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 Commodity = Literal["water", "lp_gas"]
@@ -206,7 +210,20 @@ class PercentGauge:
     """A reading already in % of capacity by volume: an LP-gas float gauge with a hall-effect sender."""
 
 
-Mounting = Ultrasonic | Pressure | PercentGauge
+@dataclass(frozen=True, kw_only=True)
+class Bottom:
+    """An upward-looking sensor under the tank reading the liquid height in m: a Mopeka on an LP tank."""
+
+    # Added to the reading: where the sensor's zero sits relative to the inside of the tank bottom
+    # (a calibration, usually a few mm; negative when the sensor reads high).
+    sensor_offset_m: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.sensor_offset_m):
+            raise ValueError("sensor_offset_m must be finite")
+
+
+Mounting = Ultrasonic | Pressure | PercentGauge | Bottom
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,7 +286,7 @@ class Tank:
         elif shape_kind == "horizontal_cylinder":
             # Shell length 3R (1.5 D): a 300 L tank with 2:1 heads comes out ~0.59 m x 1.19 m overall,
             # close to the 300 L stationary LP tanks sold here. V = pi R^2 3R + f 4/3 pi R^3.
-            f = _HEAD_FACTOR[head] if head in _HEAD_FACTOR else -1.0
+            f = _HEAD_FACTOR.get(head, -1.0)
             if f < 0:
                 raise ValueError(f"head must be one of {sorted(_HEAD_FACTOR)}, got {head!r}")
             r = (v / (math.pi * (3 + 4 * f / 3))) ** (1 / 3)
@@ -299,7 +316,7 @@ class Tank:
         return self.capacity_l * self._bounds[1] / 100.0
 
     def measure(self, reading: float) -> TankLevel:
-        """Convert a raw reading (m of distance, Pa, or % of volume by mounting) to a TankLevel."""
+        """Convert a raw reading (m of distance, Pa, % of volume or m of height, by mounting) to a TankLevel."""
         if not math.isfinite(reading):
             raise ValueError(f"reading must be finite, got {reading!r}")
         shape, m, height = self.shape, self.mounting, self.shape.height_m
@@ -320,9 +337,11 @@ class Tank:
                 elif distance > m.mount_height_m + _SLACK_M:
                     distance, out = m.mount_height_m, True
                 level = m.mount_height_m - distance
-            else:
+            elif isinstance(m, Pressure):
                 # Hydrostatic head: p = rho g h, plus the height of the sensing point.
                 level = reading / (m.fluid_density_kg_m3 * G) + m.sensor_offset_m
+            else:
+                level = reading + m.sensor_offset_m
             if level < -_SLACK_M or level > height + _SLACK_M:
                 out = True
             level = min(max(level, 0.0), height)

@@ -91,7 +91,7 @@ def _theil_sen(segments: list[list[tuple[float, float]]]) -> float | None:
 class _Bucket:
     """Readings of one time bucket, thinned by doubling stride so a fast poller stays bounded."""
 
-    __slots__ = ("index", "times", "values", "stride", "seen")
+    __slots__ = ("index", "seen", "stride", "times", "values")
     CAP = 128
 
     def __init__(self, index: int) -> None:

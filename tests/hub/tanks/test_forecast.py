@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations.modbus_tank.forecast import (
+from hub.tanks.forecast import (
     ConsumptionEstimator,
     Filtered,
     PlausibilityFilter,
