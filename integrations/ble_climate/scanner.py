@@ -187,11 +187,17 @@ class LocalScanner:
             except ADAPTER_ERRORS as exc:
                 if not _passive_unsupported(exc):
                     raise
-                self._warning = f"passive scanning is not supported here ({exc}); scanning actively"
+                passive_error = exc
             # Active scanning works on every BlueZ and asks devices for scan responses: more traffic,
-            # the same readings. Kept for later attempts, so the warning is logged once.
+            # the same readings. bleak also raises a plain BleakError for a missing adapter ("adapter
+            # 'hci0' not found"), so only an active start that works proves passive was the problem;
+            # if it fails too, that error is the reason and passive is tried again on the next attempt.
+            await self._start("active")
+            self._warning = f"passive scanning is not supported here ({passive_error}); scanning actively"
+            # Kept for later attempts, so the warning is logged once.
             _LOGGER.warning("Bluetooth adapter %s: %s", self.adapter, self._warning)
             self._mode = "active"
+            return
         await self._start(self._mode)
 
     async def _start(self, mode: ScanningMode) -> None:

@@ -100,6 +100,23 @@ async def test_passive_not_supported_falls_back_to_active_with_a_warning(
     assert any("scanning actively" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_missing_adapter_is_not_mistaken_for_passive_unsupported(ble: BleSetup) -> None:
+    # bleak raises the same plain BleakError for "no such adapter" as for "passive not supported";
+    # only an active start that works proves it was the mode.
+    missing = BleakError("adapter 'hci0' not found")
+    ble.factory.passive_failure = missing
+    ble.factory.failures = [missing]  # the active attempt fails too
+    await ble.start()
+    assert ble.state(ADAPTER) == "no_adapter"
+    assert "adapter 'hci0' not found" in ble.attrs(ADAPTER)["status"]
+    assert not ble.attrs(ADAPTER).get("warning")
+    ble.factory.passive_failure = None  # the adapter is plugged in: passive works
+    await ble.clock.advance(5)
+    assert ble.state(ADAPTER) == "scanning"
+    assert ble.factory.running.mode == "passive"  # passive was tried again, and no warning stuck
+    assert ble.attrs(ADAPTER)["scanning_mode"] == "passive" and not ble.attrs(ADAPTER).get("warning")
+
+
 async def test_unload_stops_the_scanner_and_removes_states(ble: BleSetup) -> None:
     await ble.start()
     scanner = ble.factory.running
