@@ -29,7 +29,7 @@ import gi
 gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0"); gi.require_version("GstRtsp", "1.0")
 from gi.repository import Gst, GstRtspServer, GstRtsp
 Gst.init(None)
-missing = [e for e in ("x264enc", "rtph264pay", "videotestsrc", "imagefreeze", "pngdec", "mulawenc", "rtppcmupay")
+missing = [e for e in ("x264enc", "rtph264pay", "videotestsrc", "imagefreeze", "pngdec", "mulawenc", "rtppcmupay", "multifilesrc")
            if Gst.ElementFactory.find(e) is None]
 print(" ".join(missing))
 """
@@ -72,6 +72,8 @@ class RtspServer:
         height: int = 240,
         fps: int = 15,
         image: Path | None = None,
+        slides: Path | None = None,
+        slide_seconds: int = 4,
         port: int = 0,
     ) -> None:
         self.auth, self.user, self.password = auth, user, password
@@ -80,6 +82,8 @@ class RtspServer:
         self._args += ["--width", str(width), "--height", str(height), "--fps", str(fps)]
         if image is not None:
             self._args += ["--image", str(image)]
+        if slides is not None:
+            self._args += ["--slides", str(slides), "--slide-seconds", str(slide_seconds)]
         self._proc: subprocess.Popen[str] | None = None
         # Lives as long as the server object (every restart appends to it); close() closes it.
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115

@@ -1,6 +1,7 @@
 """A real RTSP camera for the tests: GStreamer's gst-rtsp-server, run with Debian's python3 (PyGObject).
 
-Mounts: /test (videotestsrc, H.264), /still (an endless still image, H.264), /audio (PCMU only).
+Mounts: /test (videotestsrc, H.264), /still (an endless still image, H.264), /slides (PNG files
+`slide0.png`, `slide1.png` ... of a folder shown in turn, H.264: a face coming and going), /audio (PCMU only).
 Prints "READY <port>" on stdout once listening; runs until killed.
 """
 
@@ -32,6 +33,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--image", default="", help="PNG or JPEG served on /still")
+    parser.add_argument("--slides", default="", help="a folder of slide0.png, slide1.png ... served on /slides")
+    parser.add_argument("--slide-seconds", type=int, default=4, help="how long each slide shows")
     return parser.parse_args(argv)
 
 
@@ -88,6 +91,13 @@ def main(argv: list[str]) -> int:
             f" ! videorate ! {caps} ! {H264}"
         )
         mounts.add_factory("/still", factory(still, permissions))
+    if args.slides:
+        slides = (
+            f"multifilesrc location={args.slides}/slide%d.png index=0 loop=true"
+            f" caps=image/png,framerate=1/{args.slide_seconds} ! pngdec ! videoconvert ! videoscale"
+            f" ! videorate ! {caps} ! {H264}"
+        )
+        mounts.add_factory("/slides", factory(slides, permissions))
     audio = "audiotestsrc is-live=true ! audioconvert ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay0 pt=0"
     mounts.add_factory("/audio", factory(audio, permissions))
     if server.attach(None) == 0:
