@@ -168,6 +168,7 @@ def _prepare(hub: RunningHub) -> None:
         "domain": ["demo"],
         "user_id": [victim.json()["id"]],
         "token_id": [throwaway.json()["id"]],
+        "camera_id": ["fuzz_cam"],
     }
     assert hub.admin_id not in hub.real_values["user_id"] and hub.session_id not in hub.real_values["token_id"]
 
@@ -183,7 +184,9 @@ def running_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub
         # A supplier nobody answers (a closed port) and an approval step: orders wait, nothing is sent.
         "resupply:\n  suppliers:\n    - {id: fuzz_water, commodity: water, type: webhook, url: 'http://127.0.0.1:9/',"
         " webhook_secret: fuzz-secret, callback_secret: fuzz-callback}\n"
-        "  tanks:\n    - {tank: sensor.fuzz_cistern_level, supplier: fuzz_water, approval: true}\n",
+        "  tanks:\n    - {tank: sensor.fuzz_cistern_level, supplier: fuzz_water, approval: true}\n"
+        # A camera nobody serves (a closed port): every picture route answers, with 503 and the reason.
+        "rtsp_camera:\n  cameras:\n    - {name: Fuzz Cam, sub_url: 'rtsp://127.0.0.1:9/fuzz'}\n",
         encoding="utf-8",
     )
     (config_dir / "automations.yaml").write_text(
@@ -284,7 +287,8 @@ def test_every_operation_survives_fuzzing(
 
 def _fill_path(hub: RunningHub, path: str) -> str:
     samples = {"service": "ping", "entry_id": "entry1", "automation_id": "fuzz_hello", "run_id": "none",
-               "order_id": "none", "supplier": "fuzz_water"}
+               "order_id": "none", "supplier": "fuzz_water", "camera_id": "fuzz_cam", "snapshot_id": "1",
+               "face_id": "1"}
     return re.sub(r"\{(\w+)\}", lambda m: (hub.real_values.get(m.group(1)) or [samples[m.group(1)]])[0], path)
 
 
@@ -320,7 +324,7 @@ def test_without_a_token_every_protected_operation_answers_401(running_hub: Runn
         public += is_public
         protected += not is_public
     assert not problems, "\n".join(problems)
-    assert (protected, public) == (36, len(PUBLIC_OPERATIONS))
+    assert (protected, public) == (44, len(PUBLIC_OPERATIONS))
 
 
 # -- pass 3: hostile input -----------------------------------------------------------------------
