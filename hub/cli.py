@@ -96,17 +96,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _run_demo(config_dir: Path) -> int:
     """Write the demo configuration, start its simulated peers, run the hub on it, stop them after it."""
-    from .demo import DemoDevices, DemoSuppliers, write_demo_config
+    from .demo import DemoDevices, DemoSuppliers, configured_camera_port, write_demo_config
+    from .demo_camera import DemoCamera
     from .demo_climate import DemoClimate
     from .demo_receiver import DemoReceiver
 
-    write_demo_config(config_dir, alarms=True, climate=True)
+    write_demo_config(config_dir, alarms=True, climate=True, camera=True)
+    camera_port = configured_camera_port(config_dir)
     with DemoDevices(config_dir) as devices:
         _LOGGER.info("Simulated tank sensors (firmware, units 1-3) on %s, tank time x%g",
                      devices.link, devices.time.factor)  # fmt: skip
 
-        async def hub_with_peers() -> int:  # suppliers, receiver and beacons share the hub's loop and stop after it
-            async with DemoSuppliers(config_dir, devices), DemoReceiver(config_dir), DemoClimate(config_dir) as climate:
+        async def hub_with_peers() -> int:  # suppliers, receiver, beacons and camera share the hub's loop, stop after it
+            async with (
+                DemoSuppliers(config_dir, devices), DemoReceiver(config_dir), DemoClimate(config_dir) as climate,
+                DemoCamera(config_dir, port=camera_port or 0),
+            ):  # fmt: skip
                 return await _run_hub(config_dir, prepare=climate.attach)
 
         return asyncio.run(hub_with_peers())

@@ -47,6 +47,7 @@ from firmware.sim.tank_physics import (
 
 from .config import CONFIG_FILE, SECRETS_FILE, ConfigErrors, load_configuration, write_default_config
 from .config.core_schema import DEFAULT_SERVER_PORT
+from .demo_camera import camera_block, camera_secrets
 from .demo_climate import climate_block, climate_secrets
 from .demo_receiver import RECEIVER_HOST
 from .registry import slugify
@@ -354,7 +355,7 @@ alarm_panel:
     - {{id: front_door, name: Puerta principal, number: 1, type: entry_exit, entities: [{door}]}}
     - {{id: kitchen_gas, name: Gas cocina, number: 10, type: gas, entities: [{gas}]}}
     - {{id: laundry_leak, name: Fuga lavandería, number: 11, type: water_leak, entities: [{leak}]}}
-
+{camera_zone}
 command_center:
   account: "{account}"
   format: ADM-CID
@@ -365,9 +366,15 @@ command_center:
 """
 
 
-def _alarms_block(port: int) -> str:
+# An unknown face at the front door while armed is an alarm (face_detected from rtsp_camera).
+CAMERA_ZONE = ("    - {id: front_door_camera, name: Cámara entrada, number: 20, type: camera, events: [face_unknown],"
+               " cameras: [camera.front_door]}\n")  # fmt: skip
+
+
+def _alarms_block(port: int, *, camera_zone: bool = False) -> str:
     return ALARMS_BLOCK.format(host=RECEIVER_HOST, port=port, door=FRONT_DOOR, gas=KITCHEN_GAS, leak=LAUNDRY_LEAK,
-                               account=ALARM_ACCOUNT, secret=DC09_KEY_SECRET, supervision=SUPERVISION_S)  # fmt: skip
+                               account=ALARM_ACCOUNT, secret=DC09_KEY_SECRET, supervision=SUPERVISION_S,
+                               camera_zone=CAMERA_ZONE if camera_zone else "")  # fmt: skip
 
 
 def _alarm_secrets() -> str:
@@ -377,14 +384,15 @@ def _alarm_secrets() -> str:
 
 def write_demo_config(
     config_dir: Path, *, server_port: int | None = None, resupply: bool | None = None, alarms: bool = False,
-    climate: bool = False,
+    climate: bool = False, camera: bool = False,
 ) -> None:
     """Write the demo configuration into `config_dir` (an existing one is kept as it is).
 
     `server_port` replaces the dashboard's port (0: any free port, for tests). `resupply` adds the
     suppliers (default: when the example supplier service can be imported); `alarms` the alarm
     panel and the command centre with its demo receiver; `climate` the BLE climate sensors with
-    their proxy endpoint (hub/demo_climate.py). `hub demo` asks for alarms and climate; they are
+    their proxy endpoint (hub/demo_climate.py); `camera` the front-door camera (hub/demo_camera.py),
+    with a camera zone on the alarm panel when both are on. `hub demo` asks for all of them; they are
     off by default so a test of the tanks or suppliers gets a configuration without them. Their
     loopback ports are picked now, all at once (never one twice), and their keys written to
     secrets.yaml.
@@ -399,19 +407,23 @@ def write_demo_config(
     link = serial_link(config_dir)
     text += DEMO_BLOCK.format(link=link, factor=DEMO_TIME_FACTOR, modbus=_modbus_block(str(link)))
     with_resupply = load_supplier_service() is not None if resupply is None else resupply
-    free = _free_ports((len(SUPPLIERS) if with_resupply else 0) + (1 if alarms else 0) + (1 if climate else 0))
+    free = _free_ports((len(SUPPLIERS) if with_resupply else 0) + alarms + climate + camera)
     added = ""
     if with_resupply:
         ports = dict(zip((s.id for s in SUPPLIERS), free[: len(SUPPLIERS)], strict=True))
+        del free[: len(SUPPLIERS)]
         port = DEFAULT_SERVER_PORT if server_port is None else server_port
         text += RESUPPLY_HEADER + _resupply_block(port, ports)
         added += _demo_secrets()
     if alarms:
-        text += _alarms_block(free[-1])
+        text += _alarms_block(free.pop(), camera_zone=camera)
         added += _alarm_secrets()
     if climate:
-        text += climate_block(free[-2] if alarms else free[-1])
+        text += climate_block(free.pop())
         added += climate_secrets()
+    if camera:
+        text += camera_block(free.pop())
+        added += camera_secrets()
     if added:
         with (config_dir / SECRETS_FILE).open("a", encoding="utf-8") as secrets_file:  # written 0600 above
             secrets_file.write(added)
@@ -595,3 +607,18 @@ class DemoSuppliers:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+def configured_camera_port(config_dir: Path) -> int | None:
+    """The loopback port the configuration's demo camera is at (a kept directory keeps its port); None if none."""
+    try:
+        config = load_configuration(config_dir)
+    except ConfigErrors:
+        return None  # the hub reports them with file and line
+    block = config.get("rtsp_camera")
+    cameras = block.get("cameras") if isinstance(block, dict) else None
+    for camera in cameras if isinstance(cameras, list) else []:
+        url = camera.get("sub_url") if isinstance(camera, dict) else None
+        if isinstance(url, str) and url.startswith("rtsp://127.0.0.1:"):
+            return urlsplit(url).port
+    return None

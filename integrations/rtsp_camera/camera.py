@@ -218,6 +218,9 @@ class Camera:
             else:
                 data["snapshot"] = data["snapshot_url"] = snapshot_url(snapshot_id)
                 data["snapshot_id"] = snapshot_id
+        who = ", ".join(f["name"] if f.get("known") else "unknown" for f in faces)
+        _LOGGER.info("Camera %s: face seen (%s)%s", self.name, who,
+                     f", snapshot {data['snapshot_id']}" if data["snapshot_id"] is not None else "")  # fmt: skip
         self.hub.bus.fire(EVENT_FACE, data, context=Context())
         self._changed()
 

@@ -24,12 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import dlib  # type: ignore[import-untyped]  # no stubs; pybind11 module
 import numpy as np
 
 MODELS_PACKAGE = "face_recognition_models"
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 DESCRIPTOR_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+
+
+def _dlib() -> Any:
+    """dlib, imported on first use: its module init holds the GIL for ~0.1-0.2 s, and in the hub only the
+    face worker process needs it (recognition.py), so the hub's own process never pays that."""
+    import dlib  # type: ignore[import-untyped]  # no stubs; pybind11 module
+
+    return dlib
 DESCRIPTOR_SIZE = 128
 DEFAULT_MAX_DISTANCE = 0.55  # same person <= 0.43, different people >= 0.65 (bench/face_models.py, TESTING.md)
 
@@ -89,16 +96,16 @@ def _frontal_detector() -> Any:
     scanning with one instance (it releases the GIL) found faces that were not there."""
     detector = getattr(_THREAD, "hog", None)
     if detector is None:
-        detector = _THREAD.hog = dlib.get_frontal_face_detector()
+        detector = _THREAD.hog = _dlib().get_frontal_face_detector()
     return detector
 
 
 def _shape_predictor() -> Any:
-    return _shared("shape5", lambda: dlib.shape_predictor(str(model_path(SHAPE_MODEL))))
+    return _shared("shape5", lambda: _dlib().shape_predictor(str(model_path(SHAPE_MODEL))))
 
 
 def _descriptor_net() -> Any:
-    return _shared("resnet", lambda: dlib.face_recognition_model_v1(str(model_path(DESCRIPTOR_MODEL))))
+    return _shared("resnet", lambda: _dlib().face_recognition_model_v1(str(model_path(DESCRIPTOR_MODEL))))
 
 
 def _frame(image: np.ndarray) -> np.ndarray:
@@ -164,7 +171,7 @@ class FaceEncoder:
     def encode(self, image: np.ndarray, box: Box) -> np.ndarray:
         """The descriptor of the face in `box` (float64, shape (128,))."""
         frame = _frame(image)
-        rect = dlib.rectangle(box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
+        rect = _dlib().rectangle(box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
         predictor, net = _shape_predictor(), _descriptor_net()
         with _ENCODE_LOCK:
             shape = predictor(frame, rect)

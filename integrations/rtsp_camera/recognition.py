@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import signal
 import sqlite3
 import threading
 import time
@@ -28,6 +29,12 @@ from .faces import DEFAULT_MAX_DISTANCE, Entry, Face, Gallery, analyze_frame
 T = TypeVar("T")
 TABLE = "rtsp_camera_faces"
 CALL_TIMEOUT_S = 60.0  # a first call loads the models (~1 s); anything near this is a hung worker
+
+
+def _worker_init() -> None:
+    """In the worker: Ctrl-C and SIGTERM are for the hub, which shuts the worker down in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def analyze_timed(image: np.ndarray, gallery: bytes, recognise: bool, max_distance: float) -> tuple[list[Face], float]:
@@ -66,7 +73,8 @@ class FaceService:
                 raise RuntimeError("the face service is closed")
             if self._pool is None:
                 self._pool = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"))  # fmt: skip
+                    max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init)  # fmt: skip
             return self._pool
 
     def analyze(self, image: np.ndarray, *, recognise: bool = True) -> tuple[list[Face], float]:

@@ -163,15 +163,21 @@ async def test_snapshot_and_live_share_one_encode_per_frame(
     assert not pipeline.worker.running
 
 
-def test_face_visits_fire_once_per_person_and_place() -> None:
+def test_face_visits_fire_once_per_resident_and_per_stranger_count() -> None:
     from integrations.rtsp_camera.faces import Box, Face
 
-    visits = FaceVisits(gap_s=10)
+    visits = FaceVisits(gap_s=60)
     ana = Face(Box(100, 100, 80, 90, 1.0), True, "Ana", 0.2)
-    stranger = Face(Box(400, 100, 80, 90, 1.0), False, None, 0.8)
+    stranger = Face(Box(0, 200, 60, 80, 1.0), False, None, 0.8)
     assert visits.new_faces((ana,), 0.0) == [ana]
-    moved = Face(Box(110, 104, 80, 90, 1.0), True, "Ana", 0.2)
-    assert visits.new_faces((moved,), 5.0) == []  # the same visit, a little to the side
-    assert visits.new_faces((moved, stranger), 9.0) == [stranger]
-    assert visits.new_faces((moved,), 18.0) == []  # Ana was refreshed at 9 s
-    assert visits.new_faces((stranger,), 30.0) == [stranger]  # gone for longer than the gap: a new visit
+    walked = Face(Box(400, 110, 80, 90, 1.0), True, "Ana", 0.2)  # far across the picture: still Ana's visit
+    assert visits.new_faces((walked,), 0.5) == []
+    assert visits.new_faces((walked, stranger), 9.0) == [stranger]
+    moved = Face(Box(250, 200, 120, 125, 1.0), False, None, 0.8)  # the stranger walked up (260 px on)
+    assert visits.new_faces((moved,), 9.2) == []
+    other = Face(Box(40, 300, 80, 90, 1.0), False, None, 0.9)
+    assert visits.new_faces((moved, other), 20.0) == [other]  # two strangers at once: one more visit
+    assert visits.new_faces((other,), 30.0) == []
+    assert visits.new_faces((walked,), 65.0) == []  # Ana was refreshed at 9 s
+    assert visits.new_faces((walked,), 130.0) == [walked]  # gone longer than the gap: a new visit
+    assert visits.new_faces((stranger,), 195.0) == [stranger]
