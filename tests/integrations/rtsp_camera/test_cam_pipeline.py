@@ -181,3 +181,29 @@ def test_face_visits_fire_once_per_resident_and_per_stranger_count() -> None:
     assert visits.new_faces((walked,), 65.0) == []  # Ana was refreshed at 9 s
     assert visits.new_faces((walked,), 130.0) == [walked]  # gone longer than the gap: a new visit
     assert visits.new_faces((stranger,), 195.0) == [stranger]
+
+
+async def test_over_its_cpu_budget_a_camera_sheds_detection_then_decodes_keyframes_only(
+    rtsp_server: Callable[..., RtspServer], faces: FaceService
+) -> None:
+    server = rtsp_server(fps=15)
+    url = with_credentials(server.url("/test"), server.user, server.password)
+    seen = Collected()
+    pipeline = pipeline_for(url, faces, seen, cpu_budget=1, faces={"enabled": False})
+    pipeline.start()
+    try:
+        await until(lambda: pipeline.worker.status.fps > 10, "full-rate decoding", timeout=30)
+        levels = []
+        for _ in range(12):  # windows of 0.5 s instead of 10 s: the governor only sees CPU over wall time
+            await asyncio.sleep(0.5)
+            pipeline.governor_tick()
+            levels.append(pipeline.governor.level.index)
+            if pipeline.governor.level.keyframes_only:
+                break
+        assert levels[-1] == 3 and levels == sorted(levels), levels  # one step at a time, never back
+        assert pipeline.worker.keyframes_only
+        usage = pipeline.governor.last
+        assert usage is not None and usage.cpu_percent > 1  # decoding 320x240 at 15 fps costs more than 1 %
+        await until(lambda: pipeline.worker.status.fps < 3, "keyframe-only decoding", timeout=30)
+    finally:
+        await pipeline.stop()
