@@ -154,10 +154,12 @@ class Camera:
 
     def _on_status(self, status: StreamStatus) -> None:
         before = (self.state, self.reason)
+        was_streaming = self.status is not None and self.status.state == "streaming"
         self.status = status
         if status.state == "streaming" and self.probe_result is not None and not self.probe_result.ok:
             self.probe_result = None  # frames flow: whatever the probe said is over
-        due = self.hub.clock.time() - self._last_probe >= PROBE_EVERY_S
+        # Right away when a stream that worked fails; then at most every PROBE_EVERY_S while it stays down.
+        due = was_streaming or self.hub.clock.time() - self._last_probe >= PROBE_EVERY_S
         if status.state in ("failed", "stalled") and not self._probing and due:
             self.hub.create_task(self._probe(), f"rtsp_camera probe {self.id}")
         if (self.state, self.reason) != before:
@@ -287,7 +289,7 @@ class Camera:
         return {
             "id": self.id, "name": self.name, "entity_id": self.entity_id, "area": self.conf.get("area"),
             "state": self.state, "reason": self.reason, "since": self._epoch(status.since) if status else None,
-            "fps": round(status.fps, 1) if status else None, "width": status.width if status else None,
+            "fps": round(status.fps, 1) if status and status.state == "streaming" else None, "width": status.width if status else None,
             "height": status.height if status else None, "codec": status.codec if status else None,
             "cpu_percent": round(usage.cpu_percent, 1) if usage else None,
             "budget_percent": self.pipeline.governor.budget_percent, "level": level.index,

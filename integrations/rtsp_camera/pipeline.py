@@ -289,6 +289,11 @@ class CameraPipeline:
         finally:
             self._live_clients -= 1
 
+    @property
+    def live_clients(self) -> int:
+        """How many live views are open now."""
+        return self._live_clients
+
     def _wake_live(self) -> None:
         waiters, self._live_waiters = self._live_waiters, set()
         for waiter in waiters:

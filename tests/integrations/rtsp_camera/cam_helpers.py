@@ -34,6 +34,9 @@ missing = [e for e in ("x264enc", "rtph264pay", "videotestsrc", "imagefreeze", "
 print(" ".join(missing))
 """
 
+# The still picture of conftest.py's `still_png`: four flat quadrants (top-left, top-right, bottom-left, bottom-right).
+QUADRANTS = ((200, 40, 40), (40, 200, 40), (40, 40, 200), (230, 230, 230))
+
 
 @functools.cache
 def gstreamer_missing() -> str | None:

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cam_helpers import RtspServer, require_gstreamer
+from cam_helpers import QUADRANTS, RtspServer, require_gstreamer
 from PIL import Image
 
 # Four flat quadrants: their mean colours survive H.264 compression, so a test can compare them.
-QUADRANTS = ((200, 40, 40), (40, 200, 40), (40, 40, 200), (230, 230, 230))
 
 
 @pytest.fixture

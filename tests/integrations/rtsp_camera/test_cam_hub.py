@@ -212,3 +212,42 @@ def _png(image: Any) -> str:
 
 def _scoped(hub: Hub) -> Any:
     return hub.integrations.scoped_hub("rtsp_camera")
+
+
+async def test_a_camera_that_goes_away_is_shown_unavailable_then_recovers(
+    tmp_path: Path, rtsp_server: Callable[..., RtspServer]
+) -> None:
+    server = rtsp_server(auth="basic", fps=15)
+    config = {"rtsp_camera": {"cameras": [
+        {"name": "Garage", "sub_url": server.url("/test"), "username": server.user, "password": server.password,
+         "auth": "basic", "faces": {"enabled": False}},
+    ]}}  # fmt: skip
+    config_dir = tmp_path / "hub"
+    config_dir.mkdir()
+    (config_dir / "configuration.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    hub = Hub(config_dir)
+    await hub.start()
+    try:
+        camera = get_runtime(_scoped(hub)).cameras["garage"]
+        state = lambda: getattr(hub.states.get("camera.garage"), "state", None)
+        await until(lambda: state() == "streaming", "streaming", timeout=WAIT_S)
+        first = await camera.pipeline.jpeg()
+        assert first is not None
+
+        server.kill()
+        def reason() -> str:
+            current = hub.states.get("camera.garage")
+            return str(current.attributes.get("unavailable_reason", "")) if current is not None else ""
+
+        # The worker sees the refusal at once; the probe that follows names it for the dashboard.
+        await until(lambda: state() == "unavailable" and reason().startswith("unreachable: "),
+                    "unavailable, unreachable, once the camera is gone", timeout=WAIT_S)  # fmt: skip
+        assert "refused" in reason()
+        server.start()  # the same port, as a camera that rebooted
+        await until(lambda: state() == "streaming", "streaming again", timeout=WAIT_S)
+        assert camera.status is not None and camera.status.reconnects >= 1
+        frame = camera.pipeline.worker.latest
+        await until(lambda: camera.pipeline.worker.latest is not frame, "a new frame", timeout=WAIT_S)
+        assert await camera.pipeline.jpeg() != first
+    finally:
+        await hub.stop()

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cam_helpers import RtspServer
-from conftest import QUADRANTS
+from cam_helpers import QUADRANTS, RtspServer
 from waiting import until
 
 from integrations.rtsp_camera.rtsp import probe

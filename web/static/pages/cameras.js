@@ -301,10 +301,14 @@ export async function mount(main, app) {
   }
 
   let configured = true;
+  // Whether the message shows a failed read of the list: only then does the next good read clear
+  // it. A camera entity changes every few seconds, so clearing always would wipe "Ana is enrolled."
+  // before anyone could read it.
+  let listError = false;
   async function refreshCameras() {
     try {
       cameras = readCameras(await api.get('/api/rtsp_camera/cameras'));
-      message.clear();
+      if (listError) { listError = false; message.clear(); }
     } catch (err) {
       if (isNotConfigured(err)) {
         configured = false;
@@ -314,6 +318,7 @@ export async function mount(main, app) {
         for (const el of rest) el.remove();
         return;
       }
+      listError = true;
       message.show(err);
       if (!cards.size) clear(grid);
       return;
