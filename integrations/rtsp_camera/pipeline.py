@@ -32,6 +32,9 @@ from .stream import Frame, StreamStatus, StreamWorker
 _LOGGER = logging.getLogger(__name__)
 
 LIVE_MAX_FPS = 10.0
+# PyAV cannot interrupt an open or a read from outside: a stream thread that is still opening a slow
+# camera ends by itself (it is a daemon) once FFmpeg's timeout fires; the hub does not wait for it.
+STOP_JOIN_S = 3.0
 # A resident seen again within this time, or as many strangers as were seen at once within it, is
 # the same visit. Detection runs only on motion, so someone standing still at the door is not seen
 # for a while: the gap covers that. Place is not used: someone walking up to the door moves several
@@ -64,6 +67,12 @@ class Counters:
     errors: int = 0
     last_error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _next_deadline(previous: float, now: float, period: float) -> float:
+    """The next sample time on a steady grid (a period from the last deadline, not from this frame,
+    so 4 samples a second on a 10 fps stream stay 4, not 3.3); restarted after a pause."""
+    return previous + period if now - previous < period else now + period
 
 
 class FaceVisits:
@@ -150,7 +159,9 @@ class CameraPipeline:
         """Stop the worker and the analysis thread (both joined off the loop); wake live viewers to end."""
         self._closed = True
         self._wake_live()
-        await asyncio.to_thread(self.worker.stop)
+        if not await asyncio.to_thread(self.worker.stop, STOP_JOIN_S):
+            _LOGGER.info("Camera %s: the stream thread is still waiting on the camera; it ends on its own",
+                         self.camera_id)  # fmt: skip
         await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
 
     # ---- worker thread
@@ -165,7 +176,7 @@ class CameraPipeline:
         if self._busy.is_set():
             self.counters.skipped_busy += 1
             return
-        self._next_sample = now + 1.0 / (self._motion_cfg["fps"] * self._level.motion_factor)
+        self._next_sample = _next_deadline(self._next_sample, now, 1.0 / (self._motion_cfg["fps"] * self._level.motion_factor))
         self._busy.set()
         try:
             self._executor.submit(self._analyse, frame)
@@ -187,9 +198,13 @@ class CameraPipeline:
             jpeg: bytes | None = None
             now = frame.received_monotonic
             if self.faces is not None and result.motion and now >= self._next_detect:
-                self._next_detect = now + 1.0 / (self._faces_cfg["detect_per_s"] * self._level.detect_factor)
+                period = 1.0 / (self._faces_cfg["detect_per_s"] * self._level.detect_factor)
+                self._next_detect = _next_deadline(self._next_detect, now, period)
                 t0 = time.perf_counter()
-                found, worker_cpu = self.faces.analyze(frame.image, recognise=self._faces_cfg["recognise"])
+                # Describing a face is ~80 % of a camera's cost (bench/camera.py); with nobody enrolled
+                # every face is unknown anyway, so only detect.
+                recognise = self._faces_cfg["recognise"] and self.faces.has_gallery
+                found, worker_cpu = self.faces.analyze(frame.image, recognise=recognise)
                 detect_ms = (time.perf_counter() - t0) * 1000.0
                 faces = tuple(found)
                 with self._cpu_lock:

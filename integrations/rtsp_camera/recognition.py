@@ -61,6 +61,11 @@ class FaceService:
         """The residents matched against (replaced as a whole by `set_gallery`)."""
         return self._gallery
 
+    @property
+    def has_gallery(self) -> bool:
+        """Anyone enrolled: without, recognition can only say "unknown"."""
+        return len(self._gallery) > 0
+
     def set_gallery(self, gallery: Gallery) -> None:
         """Match against `gallery` from the next call on."""
         data = gallery.to_bytes()

@@ -106,9 +106,11 @@ async def test_a_face_arriving_is_found_then_recognised_once_enrolled(
     assert first.detect_ms is not None and first.detect_ms > 0
     assert any(s.state == "streaming" for s in seen.statuses)
 
+    assert face.descriptor is None and face.distance is None  # nobody enrolled: detected, not described
+    [enrolled], _ = faces.analyze(wall_with(head_and_shoulders()))  # as enrolment does, from a picture
+    assert enrolled.descriptor is not None
     gallery = Gallery()
-    assert face.descriptor is not None
-    gallery.add("Ana", face.descriptor)
+    gallery.add("Ana", enrolled.descriptor)
     faces.set_gallery(gallery)
     seen = Collected()
     await run_until(pipeline_for(url, faces, seen, motion={"fps": 5}), lambda: bool(seen.with_faces()), "Ana")
