@@ -17,8 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
-from cam_helpers import RtspServer
+from cam_helpers import RtspServer, started_hub
 from face_images import HEIGHT, WIDTH
 from PIL import Image
 from test_cam_pipeline import head_and_shoulders, wall_with, write_slides
@@ -77,11 +76,7 @@ async def site(tmp_path: Path, rtsp_server: Callable[..., RtspServer]) -> AsyncI
              "cameras": ["camera.front_door"]},
         ]},
     }  # fmt: skip
-    config_dir = tmp_path / "hub"
-    config_dir.mkdir()
-    (config_dir / "configuration.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    hub = Hub(config_dir)
-    await hub.start()
+    hub = await started_hub(tmp_path, config)
     api: Api | None = None
     other: Api | None = None
     try:
@@ -222,11 +217,7 @@ async def test_a_camera_that_goes_away_is_shown_unavailable_then_recovers(
         {"name": "Garage", "sub_url": server.url("/test"), "username": server.user, "password": server.password,
          "auth": "basic", "faces": {"enabled": False}},
     ]}}  # fmt: skip
-    config_dir = tmp_path / "hub"
-    config_dir.mkdir()
-    (config_dir / "configuration.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    hub = Hub(config_dir)
-    await hub.start()
+    hub = await started_hub(tmp_path, config)
     try:
         camera = get_runtime(_scoped(hub)).cameras["garage"]
         state = lambda: getattr(hub.states.get("camera.garage"), "state", None)

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from cam_helpers import RtspServer
+from cam_helpers import RtspServer, started_hub
 from face_images import HEIGHT, WIDTH
 from onvif_device import OnvifDevice
 from PIL import Image
@@ -40,11 +39,7 @@ async def site(tmp_path: Path, rtsp_server: Callable[..., RtspServer]) -> AsyncI
         {"name": "Gate", "sub_url": server.url("/still"), "username": server.user, "password": server.password,
          "onvif": {"port": port}},
     ]}}  # fmt: skip
-    config_dir = tmp_path / "hub"
-    config_dir.mkdir()
-    (config_dir / "configuration.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    hub = Hub(config_dir)
-    await hub.start()
+    hub = await started_hub(tmp_path, config)
     try:
         assert hub.config_errors == [], hub.config_errors
         yield {"hub": hub, "device": device}
