@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import time as _time
 from collections.abc import Coroutine
 from datetime import tzinfo
@@ -28,6 +29,8 @@ from .storage import Database
 _LOGGER = logging.getLogger(__name__)
 
 DB_FILENAME = "hub.db"
+MDNS_ENV = "MADERAS_MDNS"
+_OFF = {"off", "0", "false", "no"}
 
 
 class HubState(str, enum.Enum):
@@ -50,6 +53,7 @@ class Hub:
         clock: Clock | None = None,
         db_path: str | Path | None = None,
         watchdog_threshold: float = 0.1,
+        mdns: bool | None = None,
     ) -> None:
         self.config_dir = Path(config_dir)
         self.clock = clock or RealClock()
@@ -80,6 +84,10 @@ class Hub:
         self.automations: Any = None  # hub.automation.AutomationManager, after integrations
         self.http: Any = None  # hub.http.HttpServer, started last and stopped first
         self.views = ViewRegistry()  # endpoints integrations add (served by the HTTP server's catch-all)
+        # mDNS announce/browse: None = on unless MADERAS_MDNS=off (the test suite sets it, so no test
+        # multicasts on the host); `network: mdns: false` in the config turns it off as well.
+        self.mdns_allowed = mdns if mdns is not None else os.environ.get(MDNS_ENV, "on").lower() not in _OFF
+        self.mdns: Any = None  # hub.network.MdnsService once started (after HTTP: it announces the port)
         # A stand-in for bleak's BleakScanner, set only by `hub demo` (no radio there); None = bleak.
         self.bluetooth_scanner_factory: Any = None
 

@@ -1,9 +1,10 @@
 """The hub's start and stop sequences (kept apart from the Hub class to keep both small).
 
 Start: configuration (executor) -> database -> registries -> users and tokens -> recorder ->
-outbox -> integrations in dependency order -> config entries -> automations -> HTTP server. Stop
-begins with the HTTP server, then automations, so no request or websocket sees a half-stopped
-hub and no automation acts on an integration being unloaded. A configuration error
+outbox -> integrations in dependency order -> config entries -> automations -> HTTP server ->
+mDNS (it announces the API port). Stop begins with mDNS (goodbyes), then the HTTP server, then
+automations, so no request or websocket sees a half-stopped hub and no automation acts on an
+integration being unloaded. A configuration error
 disables the block it is in, not the hub; a database that cannot be opened stops the start,
 because a hub that cannot persist alarms must not pretend it can.
 """
@@ -11,10 +12,12 @@ because a hub that cannot persist alarms must not pretend it can.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from . import __version__
 from .auth import AuthManager
 from .automation.engine import AutomationManager
 from .check import CheckResult, validate_configuration
@@ -23,7 +26,8 @@ from .config.core_schema import DEFAULT_SERVER_HOST, DEFAULT_SERVER_PORT
 from .config_entries import ConfigEntries
 from .http import HttpServer
 from .integrations import IntegrationManager
-from .loader import discover
+from .loader import discover, discovery_index
+from .network import MdnsService, load_hub_id
 from .outbox import Outbox
 from .recorder import Recorder
 from .registry import DeviceRegistry, EntityRegistry
@@ -83,6 +87,7 @@ async def start_hub(hub: Hub) -> None:
     )
     await hub.http.start()
     hub.auth.warm_up()
+    await _start_mdns(hub)
 
 
 async def stop_hub(hub: Hub, timeout: float) -> None:
@@ -100,6 +105,8 @@ async def stop_hub(hub: Hub, timeout: float) -> None:
     def budget(keep: float) -> float:
         return max(0.1, deadline - loop.time() - keep)
 
+    if hub.mdns is not None:  # first: the goodbye packets go out while everything still answers
+        await _bounded("stopping mDNS", hub.mdns.stop(), min(2.0, budget(reserve) / 2))
     if hub.http is not None:
         await _bounded("stopping the HTTP server", hub.http.stop(), min(2.0, budget(reserve) / 2))
     if hub.automations is not None:
@@ -113,6 +120,43 @@ async def stop_hub(hub: Hub, timeout: float) -> None:
     if hub.recorder is not None:
         await _bounded("flushing history", hub.recorder.stop(), budget(0))
     await hub.db.stop()
+
+
+async def _start_mdns(hub: Hub) -> None:
+    """Announce the hub and browse for known devices, unless turned off; never stops the start."""
+    network = hub.config.get("network", {})
+    if not hub.mdns_allowed or not network.get("mdns", True):
+        _LOGGER.info("mDNS is off")
+        return
+    loop = asyncio.get_running_loop()
+    hub_id = await loop.run_in_executor(None, load_hub_id, hub.config_dir)
+    # An API on loopback cannot be reached from the network: announcing it would send phones nowhere.
+    announce = not _is_loopback(hub.http.host)
+    if not announce:
+        _LOGGER.info("mDNS: not announcing the hub, its API listens on %s only (see http: server_host)", hub.http.host)
+    service = MdnsService(
+        hub_id,
+        hub.name,
+        __version__,
+        hub.http.port,
+        interfaces=network.get("interfaces", "all"),
+        index=discovery_index(hub.discovery.integrations),
+        on_found=lambda found: _LOGGER.info("mDNS found %s for %s", found.full_name, ", ".join(found.domains)),
+        on_removed=lambda found: _LOGGER.info("mDNS: %s left", found.full_name),
+        clock=hub.clock,
+        announce=announce,
+    )
+    await service.start()
+    hub.mdns = service
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _start_automations(hub: Hub) -> None:

@@ -15,9 +15,13 @@ import pytest
 
 from hub.clock import ManualClock
 from hub.loader import CUSTOM_DIR
-from hub.runtime import Hub
+from hub.runtime import MDNS_ENV, Hub
 
 IN_CI = os.environ.get("CI") == "true"
+# No test may multicast on the host's real interfaces: every Hub made in this process, and every
+# `hub run` / `hub demo` child (they inherit the environment), starts without mDNS. mDNS tests
+# pass `mdns=True` and bind a private veth address (tests/hub/network/netns.py).
+os.environ[MDNS_ENV] = "off"
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,4 +1,4 @@
-"""Schemas of the hub's own top-level blocks: hub, recorder, logger, http."""
+"""Schemas of the hub's own top-level blocks: hub, recorder, logger, http, network."""
 
 from __future__ import annotations
 
@@ -154,9 +154,39 @@ HTTP_SCHEMA = vol.Schema(
     }
 )
 
+def mdns_interfaces(value: Any) -> str | list[str]:
+    """`all`, or a list of interface names (eth0) and IPv4 addresses (192.168.1.20) for mDNS."""
+    if value == "all":
+        return "all"
+    items = ensure_list(value)
+    if not items:
+        raise vol.Invalid("expected 'all' or a list of interface names or IPv4 addresses")
+    out: list[str] = []
+    for item in items:
+        text = string(item).strip()
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            if not _INTERFACE_RE.match(text):
+                raise vol.Invalid(f"expected an interface name or IPv4 address, got '{text}'") from None
+        out.append(text)
+    return out
+
+
+_INTERFACE_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")  # Linux IFNAMSIZ - 1
+
+NETWORK_SCHEMA = vol.Schema(
+    {
+        # Announce the hub (_maderas._tcp) and browse for the devices the manifests know.
+        vol.Optional("mdns", default=True): bool,
+        vol.Optional("interfaces", default="all"): mdns_interfaces,
+    }
+)
+
 CORE_SCHEMAS: dict[str, vol.Schema] = {
     "hub": HUB_SCHEMA,
     "recorder": RECORDER_SCHEMA,
     "logger": LOGGER_SCHEMA,
     "http": HTTP_SCHEMA,
+    "network": NETWORK_SCHEMA,
 }

@@ -125,6 +125,15 @@ async def get_health(request: web.Request) -> web.Response:
     )
 
 
+async def get_network(request: web.Request) -> web.Response:
+    """The mDNS service's state, why it is not running, and the addresses it uses."""
+    hub = request.app[HUB_KEY]
+    if hub.mdns is None:
+        off: dict[str, Any] = {"state": "off", "reason": "mDNS is turned off", "interfaces": [], "name": None}
+        return json_response({"mdns": off})
+    return json_response({"mdns": hub.mdns.status.as_dict()})
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size  # one stat: cheaper than a trip to the executor
@@ -346,6 +355,9 @@ ROUTES = (
                         "recorder_pending_rows": INTEGER, "outbox": ANY_OBJECT, "loop_lag_max": NUMBER,
                         "loop_blocked_count": INTEGER, "integrations_failed": array(ANY_OBJECT),
                         "config_errors": INTEGER})),
+    Route("GET", "/api/network", get_network, RESIDENT, "mDNS state, reason and the interfaces in use",
+          response=obj({"mdns": obj({"state": STRING, "reason": nullable(STRING), "interfaces": array(STRING),
+                                     "name": nullable(STRING)}, "state", "interfaces")}, "mdns")),
     Route("GET", "/api/me", get_me, RESIDENT, "The current user", response=_ME),
     Route("PATCH", "/api/me", patch_me, RESIDENT, "Change own name, language or password",
           request=_ME_BODY, response=_ME, errors=(429,)),

@@ -24,6 +24,7 @@ CORE_DEFAULTS = {
                  "exclude": {"entities": [], "domains": []}},
     "logger": {"default": "INFO", "logs": {}},
     "http": {"server_host": "127.0.0.1", "server_port": 8123, "trusted_networks": []},
+    "network": {"mdns": True, "interfaces": "all"},
 }
 
 
@@ -122,7 +123,7 @@ def test_several_errors_at_once_and_failed_blocks_left_out(write: WriteFile, tmp
         "configuration.yaml:18: http -> trusted_networks[1]: expected a network in CIDR form such as "
         "192.168.1.0/24, got 'nonsense'",
     ]
-    assert validated == {}
+    assert validated == {"network": CORE_DEFAULTS["network"]}  # the one core block not in the file: its defaults
 
 
 def test_good_blocks_survive_a_bad_one(write: WriteFile, tmp_path: Path) -> None:
@@ -131,7 +132,7 @@ def test_good_blocks_survive_a_bad_one(write: WriteFile, tmp_path: Path) -> None
     assert [str(error) for error in errors] == [
         "configuration.yaml:4: http -> server_port: expected a port between 1 and 65535, got -1"
     ]
-    assert set(validated) == {"hub", "recorder", "logger"}
+    assert set(validated) == {"hub", "recorder", "logger", "network"}
     assert validated["hub"]["name"] == "Casa"
 
 

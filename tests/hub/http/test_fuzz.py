@@ -324,7 +324,7 @@ def test_without_a_token_every_protected_operation_answers_401(running_hub: Runn
         public += is_public
         protected += not is_public
     assert not problems, "\n".join(problems)
-    assert (protected, public) == (44, len(PUBLIC_OPERATIONS))
+    assert (protected, public) == (45, len(PUBLIC_OPERATIONS))
 
 
 # -- pass 3: hostile input -----------------------------------------------------------------------
