@@ -6,7 +6,10 @@ fed as BATCH frames every `batch_interval` seconds, answer PINGs, ping a quiet h
 failure (refused, closed, garbage, silence) close and retry after a doubling backoff. Timestamps
 are milliseconds since the simulator was made (time.monotonic).
 
-    python -m firmware.sim.proxy_sim --host 127.0.0.1 --id proxy-1 --token SECRET
+    python -m firmware.sim.proxy_sim --host 127.0.0.1 --id proxy-1 --token SECRET [--mdns 192.168.1.20]
+
+With `mdns_interfaces` (`--mdns ADDRESS`) it also announces itself as `_maderas-proxy._tcp` on those
+addresses only, as the real proxy is meant to (docs/firmware.md); off by default.
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from zeroconf import IPVersion
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from firmware.ble_proxy import protocol
 from firmware.sim.climate_sim import ROOF, SimulatedClimateBeacon
@@ -26,6 +34,46 @@ _LOGGER = logging.getLogger(__name__)
 FIRMWARE = "proxy_sim 1.0"
 # One fed advertisement: (address, address type, advertising type, rssi, time_ms, AD data).
 Fed = tuple[bytes, int, int, int, int, bytes]
+PROXY_SERVICE_TYPE = "_maderas-proxy._tcp.local."
+
+
+class ProxyAnnouncement:
+    """The proxy's own mDNS service: `<id>._maderas-proxy._tcp` with TXT id, fw, proto and hub_port.
+
+    The proxy listens on nothing (it dials the hub), so the SRV port is 0; `hub_port` says which
+    hub port it dials. Bound only to the given IPv4 addresses: nothing goes out anywhere else.
+    """
+
+    def __init__(self, proxy_id: str, firmware: str, hub_port: int, interfaces: Sequence[str]) -> None:
+        if not interfaces:
+            raise ValueError("an mDNS announcement needs at least one interface address")
+        self.interfaces = list(interfaces)
+        host = re.sub(r"[^a-z0-9-]", "-", proxy_id.lower()).strip("-") or "proxy"
+        self.info = AsyncServiceInfo(
+            PROXY_SERVICE_TYPE,
+            f"{proxy_id}.{PROXY_SERVICE_TYPE}",
+            port=0,
+            properties={"id": proxy_id, "fw": firmware, "proto": str(protocol.VERSION), "hub_port": str(hub_port)},
+            server=f"maderas-proxy-{host}.local.",
+            parsed_addresses=self.interfaces,
+        )
+        self._zc: AsyncZeroconf | None = None
+
+    @property
+    def announcing(self) -> bool:
+        """Whether the service is registered now."""
+        return self._zc is not None
+
+    async def start(self) -> None:
+        """Probe, then announce (a name taken on the network gets a suffix, as a device would do)."""
+        self._zc = AsyncZeroconf(interfaces=self.interfaces, ip_version=IPVersion.V4Only)
+        await (await self._zc.async_register_service(self.info, allow_name_change=True))
+
+    async def stop(self) -> None:
+        """Say goodbye and close the sockets; safe to call twice."""
+        zc, self._zc = self._zc, None
+        if zc is not None:
+            await zc.async_close()  # unregisters first: the goodbye goes out here
 
 
 class HubRefused(Exception):
@@ -55,6 +103,7 @@ class SimulatedProxy:
         handshake_timeout: float = 10.0,
         ping_interval: float = 15.0,
         idle_timeout: float = 45.0,
+        mdns_interfaces: Sequence[str] = (),
     ) -> None:
         self.host = host
         self.port = port
@@ -78,6 +127,7 @@ class SimulatedProxy:
         self.streaming = asyncio.Event()
         self._epoch = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        self.announcement = ProxyAnnouncement(proxy_id, firmware, port, mdns_interfaces) if mdns_interfaces else None
 
     def now_ms(self) -> int:
         """The proxy's monotonic milliseconds."""
@@ -120,7 +170,16 @@ class SimulatedProxy:
                 await task
 
     async def run(self) -> None:
-        """Connect, stream, and reconnect with backoff, forever."""
+        """Announce (if asked), then connect, stream, and reconnect with backoff, forever."""
+        try:
+            if self.announcement is not None:
+                await self.announcement.start()
+            await self._connect_forever()
+        finally:
+            if self.announcement is not None:
+                await self.announcement.stop()
+
+    async def _connect_forever(self) -> None:
         delay = self.backoff_min
         while True:
             sessions = self.sessions
@@ -243,7 +302,7 @@ class SimulatedProxy:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    proxy = SimulatedProxy(args.host, args.port, proxy_id=args.id, token=args.token)
+    proxy = SimulatedProxy(args.host, args.port, proxy_id=args.id, token=args.token, mdns_interfaces=args.mdns)
     beacon = SimulatedClimateBeacon(args.beacon, ROOF, start=datetime.now(UTC))
     proxy.start()
     try:
@@ -264,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beacon", default="A4:C1:38:00:00:01", help="the simulated beacon's address")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between advertisements")
     parser.add_argument("--rssi", type=int, default=-70)
+    parser.add_argument("--mdns", action="append", default=[], metavar="ADDRESS",
+                        help="announce _maderas-proxy._tcp on this IPv4 address (repeatable; off by default)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(parser.parse_args(argv)))
