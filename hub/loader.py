@@ -411,10 +411,11 @@ def _custom_parent(base: Path) -> None:
 
 
 def discovery_index(integrations: Iterable[Integration] | Mapping[str, Integration]) -> dict[str, Any]:
-    """Compile the zeroconf and bluetooth matchers of all manifests into one lookup."""
+    """Compile the zeroconf, bluetooth and WS-Discovery matchers of all manifests into one lookup."""
     values = integrations.values() if isinstance(integrations, Mapping) else integrations
     zeroconf: dict[str, list[dict[str, Any]]] = {}
     bluetooth: list[dict[str, Any]] = []
+    wsdiscovery: list[dict[str, Any]] = []
     for integration in sorted(values, key=lambda i: i.domain):
         for matcher in integration.zeroconf:
             entry: dict[str, Any] = {"domain": integration.domain}
@@ -422,7 +423,9 @@ def discovery_index(integrations: Iterable[Integration] | Mapping[str, Integrati
             zeroconf.setdefault(normalize_service_type(matcher["type"]), []).append(entry)
         for matcher in integration.bluetooth:
             bluetooth.append({"domain": integration.domain, **matcher})
-    return {"zeroconf": zeroconf, "bluetooth": bluetooth}
+        for matcher in integration.wsdiscovery:
+            wsdiscovery.append({"domain": integration.domain, "types": tuple(matcher["types"])})
+    return {"zeroconf": zeroconf, "bluetooth": bluetooth, "wsdiscovery": wsdiscovery}
 
 
 def match_zeroconf(
@@ -463,6 +466,16 @@ def match_bluetooth(
         if "local_name" in entry and (local_name is None or not fnmatch.fnmatchcase(local_name, entry["local_name"])):
             continue
         if entry["domain"] not in out:
+            out.append(entry["domain"])
+    return out
+
+
+def match_wsdiscovery(index: Mapping[str, Any], types: Iterable[str]) -> list[str]:
+    """Domains with a WS-Discovery matcher whose every type the device declared (`{namespace}Local` form)."""
+    declared = set(types)
+    out: list[str] = []
+    for entry in index.get("wsdiscovery", ()):
+        if all(t in declared for t in entry["types"]) and entry["domain"] not in out:
             out.append(entry["domain"])
     return out
 

@@ -98,6 +98,27 @@ def _at_least_one(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+# WS-Discovery type prefixes a manifest may use; other namespaces are written `{namespace}Local`.
+WSDISCOVERY_PREFIXES = {"dn": "http://www.onvif.org/ver10/network/wsdl", "tds": "http://www.onvif.org/ver10/device/wsdl"}
+_WS_TYPE = re.compile(r"^(?:(?P<prefix>[a-z]+):|\{(?P<namespace>[^{}\s]+)\})(?P<local>[A-Za-z_][A-Za-z0-9_.-]*)$")
+
+
+def _ws_type(value: Any) -> str:
+    """`dn:NetworkVideoTransmitter` -> `{http://www.onvif.org/ver10/network/wsdl}NetworkVideoTransmitter`."""
+    if not isinstance(value, str):
+        raise vol.Invalid("expected str")
+    match = _WS_TYPE.match(value)
+    if match is None:
+        raise vol.Invalid(f"{value!r} is not a WS-Discovery type like dn:NetworkVideoTransmitter or {{namespace}}Local")
+    namespace = match["namespace"]
+    if namespace is None:
+        namespace = WSDISCOVERY_PREFIXES.get(match["prefix"])
+        if namespace is None:
+            known = ", ".join(sorted(WSDISCOVERY_PREFIXES))
+            raise vol.Invalid(f"unknown prefix {match['prefix']!r} (known: {known}; else write {{namespace}}Local)")
+    return f"{{{namespace}}}{match['local']}"
+
+
 def normalize_service_type(service_type: str) -> str:
     """`_Tank._TCP.local` -> `_tank._tcp.local.` (the form the discovery index is keyed by)."""
     lowered = service_type.lower()
@@ -126,6 +147,9 @@ BLUETOOTH_MATCHER = vol.All(
     _at_least_one,
 )
 
+# A device answers a WS-Discovery Probe for these types (all of them) -> this integration.
+WSDISCOVERY_MATCHER = vol.Schema({vol.Required("types"): vol.All([_ws_type], vol.Length(min=1))})
+
 MANIFEST_SCHEMA = vol.Schema(
     {
         vol.Required("domain"): _slug,
@@ -138,6 +162,7 @@ MANIFEST_SCHEMA = vol.Schema(
         vol.Optional("config_flow", default=False): bool,
         vol.Optional("zeroconf", default=list): [ZEROCONF_MATCHER],
         vol.Optional("bluetooth", default=list): [BLUETOOTH_MATCHER],
+        vol.Optional("wsdiscovery", default=list): [WSDISCOVERY_MATCHER],
         vol.Optional("documentation"): vol.All(str, vol.Url()),
         vol.Optional("codeowners", default=list): [str],
     }
@@ -161,6 +186,7 @@ class Integration:
     config_flow: bool = False
     zeroconf: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
     bluetooth: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
+    wsdiscovery: tuple[Mapping[str, Any], ...] = field(default=(), compare=False)
     documentation: str | None = None
     codeowners: tuple[str, ...] = ()
 
@@ -228,6 +254,7 @@ def read_manifest(
         config_flow=manifest["config_flow"],
         zeroconf=tuple(manifest["zeroconf"]),
         bluetooth=tuple(manifest["bluetooth"]),
+        wsdiscovery=tuple(manifest["wsdiscovery"]),
         documentation=manifest.get("documentation"),
         codeowners=tuple(manifest["codeowners"]),
     )

@@ -88,6 +88,7 @@ class Hub:
         # multicasts on the host); `network: mdns: false` in the config turns it off as well.
         self.mdns_allowed = mdns if mdns is not None else os.environ.get(MDNS_ENV, "on").lower() not in _OFF
         self.mdns: Any = None  # hub.network.MdnsService once started (after HTTP: it announces the port)
+        self.pairing: Any = None  # hub.pairing.PairingManager: the Discovered list and pairing flows
         # A stand-in for bleak's BleakScanner, set only by `hub demo` (no radio there); None = bleak.
         self.bluetooth_scanner_factory: Any = None
 

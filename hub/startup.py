@@ -1,9 +1,9 @@
 """The hub's start and stop sequences (kept apart from the Hub class to keep both small).
 
 Start: configuration (executor) -> database -> registries -> users and tokens -> recorder ->
-outbox -> integrations in dependency order -> config entries -> automations -> HTTP server ->
-mDNS (it announces the API port). Stop begins with mDNS (goodbyes), then the HTTP server, then
-automations, so no request or websocket sees a half-stopped hub and no automation acts on an
+outbox -> integrations in dependency order -> config entries -> automations -> pairing (the
+Discovered list) -> HTTP server -> mDNS (it announces the API port) and WS-Discovery, both feeding
+pairing. Stop begins with mDNS (goodbyes), then the HTTP server, then pairing, then automations, so no request or websocket sees a half-stopped hub and no automation acts on an
 integration being unloaded. A configuration error
 disables the block it is in, not the hub; a database that cannot be opened stops the start,
 because a hub that cannot persist alarms must not pretend it can.
@@ -29,6 +29,8 @@ from .integrations import IntegrationManager
 from .loader import discover, discovery_index
 from .network import MdnsService, load_hub_id
 from .outbox import Outbox
+from .pairing import PairingManager
+from .pairing.probing import WsDiscoveryPoller
 from .recorder import Recorder
 from .registry import DeviceRegistry, EntityRegistry
 
@@ -81,6 +83,8 @@ async def start_hub(hub: Hub) -> None:
     domains = checked.configured | set(hub.config_entries.domains())
     await hub.integrations.setup(domains, hub.config)
     await _start_automations(hub)
+    hub.pairing = PairingManager(hub)  # before HTTP: /api/discovered reads it
+    await hub.pairing.start()
 
     hub.http = HttpServer(
         hub, host=http.get("server_host", DEFAULT_SERVER_HOST), port=http.get("server_port", DEFAULT_SERVER_PORT)
@@ -109,6 +113,8 @@ async def stop_hub(hub: Hub, timeout: float) -> None:
         await _bounded("stopping mDNS", hub.mdns.stop(), min(2.0, budget(reserve) / 2))
     if hub.http is not None:
         await _bounded("stopping the HTTP server", hub.http.stop(), min(2.0, budget(reserve) / 2))
+    if hub.pairing is not None:  # no discovery may set an integration up while they unload
+        await _bounded("stopping pairing", hub.pairing.stop(), min(2.0, budget(reserve) / 2))
     if hub.automations is not None:
         await _bounded("stopping automations", hub.automations.stop(), min(2.0, budget(reserve) / 2))
     if hub.integrations is not None:
@@ -130,6 +136,7 @@ async def _start_mdns(hub: Hub) -> None:
         return
     loop = asyncio.get_running_loop()
     hub_id = await loop.run_in_executor(None, load_hub_id, hub.config_dir)
+    index = discovery_index(hub.discovery.integrations)
     # An API on loopback cannot be reached from the network: announcing it would send phones nowhere.
     announce = not _is_loopback(hub.http.host)
     if not announce:
@@ -140,14 +147,20 @@ async def _start_mdns(hub: Hub) -> None:
         __version__,
         hub.http.port,
         interfaces=network.get("interfaces", "all"),
-        index=discovery_index(hub.discovery.integrations),
-        on_found=lambda found: _LOGGER.info("mDNS found %s for %s", found.full_name, ", ".join(found.domains)),
-        on_removed=lambda found: _LOGGER.info("mDNS: %s left", found.full_name),
+        index=index,
+        on_found=hub.pairing.mdns_found,
+        on_updated=hub.pairing.mdns_found,
+        on_removed=hub.pairing.mdns_removed,
         clock=hub.clock,
         announce=announce,
     )
     await service.start()
     hub.mdns = service
+    # WS-Discovery multicasts too, so it follows the same switch; it runs in the pairing scope.
+    hub.pairing.poller = WsDiscoveryPoller(
+        hub.pairing.scoped, index, hub.pairing.found, interfaces=network.get("interfaces", "all")
+    )
+    hub.pairing.poller.start()
 
 
 def _is_loopback(host: str) -> bool:

@@ -19,7 +19,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from . import openapi, static, views_admin, views_auth, views_automation, views_core, websocket
+from . import openapi, static, views_admin, views_auth, views_automation, views_core, views_pairing, websocket
 from .common import (
     ADMIN,
     HUB_KEY,
@@ -64,6 +64,7 @@ def route_table() -> tuple[Route, ...]:
         *views_core.ROUTES,
         *views_admin.ROUTES,
         *views_automation.ROUTES,
+        *views_pairing.ROUTES,
         *websocket.ROUTES,
         *openapi.ROUTES,
     )

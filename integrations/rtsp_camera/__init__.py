@@ -3,16 +3,30 @@
 `CONFIG_SCHEMA` (config.py) validates the block; `async_setup` opens the stores (snapshots and
 enrolled faces in the hub's database), the face worker process, one `Camera` per configured
 camera (camera.py: pipeline, probe, ONVIF, events), their entities (entity.py) and the
-/api/rtsp_camera routes (views.py), all owned by the integration's scope.
+/api/rtsp_camera routes (views.py), all owned by the integration's scope. A camera paired from
+the Discovered list (pairing.py) is a config entry: `async_setup_entry` adds it to the same
+cameras, owned by the entry's scope, so unloading the entry takes it and its entities away.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .config import CONFIG_SCHEMA
+import voluptuous as vol
 
-__all__ = ["CONFIG_SCHEMA", "async_setup", "async_unload", "get_runtime"]
+from . import config
+
+__all__ = ["CONFIG_SCHEMA", "async_setup", "async_setup_entry", "async_unload", "async_unload_entry", "get_runtime"]
+
+
+def _cameras_optional(value: Any) -> Any:
+    """No `rtsp_camera:` block (or one without `cameras:`) is fine: cameras may all be paired ones."""
+    if isinstance(value, dict) and "cameras" not in value:
+        return {**value, "cameras": []}
+    return value
+
+
+CONFIG_SCHEMA = vol.All(_cameras_optional, config.CONFIG_SCHEMA)
 
 RUNTIME_ATTR = "rtsp_camera_runtime"  # attribute of the integration's ScopedHub
 PRUNE_EVERY_S = 3600.0
@@ -106,6 +120,35 @@ async def _suggest_area(hub: Any, entity: Any) -> None:
     entry = entity.device_entry
     if area and entry is not None and entry.area is None:
         await hub.devices.async_update(entry.id, area=area)
+
+
+async def async_setup_entry(hub: Any, entry: Any) -> None:
+    """A paired camera: a Camera in the integration's cameras, with its entities, owned by the entry's scope."""
+    from hub.entities import EntityPlatform
+
+    from .camera import Camera
+    from .config import CAMERA_SCHEMA, _check_camera
+    from .entity import CameraEntity, CpuSensor, MotionSensor
+    from .pairing import camera_conf
+
+    parent = hub.integrations.scoped_hub("rtsp_camera")
+    runtime = get_runtime(parent)
+    conf = _check_camera(CAMERA_SCHEMA(camera_conf(entry.data)))
+    if conf["id"] in runtime.cameras:
+        raise ValueError(f"a camera with the id {conf['id']!r} is already set up (rename one in configuration.yaml)")
+    camera = Camera(hub, conf, faces=None, snapshots=runtime.snapshots)
+    runtime.cameras[camera.id] = camera
+    hub.on_unload(lambda: runtime.cameras.pop(camera.id, None))
+    platform = EntityPlatform(hub, "rtsp_camera", config_entry_id=entry.entry_id)
+    main = CameraEntity(camera)
+    await platform.add_entities([main, MotionSensor(camera), CpuSensor(camera)])
+    camera.entity_id = main.entity_id
+    camera.start()
+    hub.on_unload(camera.stop)
+
+
+async def async_unload_entry(hub: Any, entry: Any) -> None:
+    """Nothing beyond the entry's scope: it stops the camera, drops it from the cameras and removes its entities."""
 
 
 async def async_unload(hub: Any) -> None:

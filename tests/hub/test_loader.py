@@ -243,6 +243,7 @@ def test_discovery_index_routes_without_import(tmp_path: Path) -> None:
             {"domain": "climate", "service_data_uuid": UUID_A},
             {"domain": "climate", "manufacturer_id": 0x0499, "local_name": "ATC_*"},
         ],
+        "wsdiscovery": [],
     }
     tank_type = "_maderas-tank._tcp.local."
     assert match_zeroconf(index, tank_type, "Tank-Roof", {"model": b"us-200"}) == ["anytank", "tank"]

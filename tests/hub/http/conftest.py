@@ -30,6 +30,7 @@ SAMPLE_PARAMS = {
     "token_id": "token1",
     "automation_id": "cistern_low",
     "run_id": "run1",
+    "discovered_id": "disc1",
 }
 
 

@@ -32,7 +32,7 @@ def assert_security_headers(response: aiohttp.ClientResponse) -> None:
 
 
 def test_the_route_table_is_not_trivial() -> None:
-    assert len(ADMIN_ROUTES) == 15 and len(PROTECTED_ROUTES) == 34  # docs/http.md, less the public ones
+    assert len(ADMIN_ROUTES) == 18 and len(PROTECTED_ROUTES) == 38  # docs/http.md, less the public ones
     assert {r.path for r in ROUTES if r.role == PUBLIC} == {
         "/auth/login", "/auth/token", "/auth/logout", "/api/onboarding", "/api/websocket",
     }  # fmt: skip

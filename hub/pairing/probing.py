@@ -1,0 +1,115 @@
+"""The WS-Discovery feed: probe for the types manifests ask for, at start and every 5 minutes of hub clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..loader import match_wsdiscovery
+from ..network.interfaces import InterfaceLister, NoInterfaceError, host_interfaces, resolve_interfaces
+from ..network.wsdiscovery import ProbeMatch
+from ..network.wsdiscovery import probe as ws_probe
+from ..scope import ScopedHub
+from .models import Found
+
+_LOGGER = logging.getLogger(__name__)
+
+PROBE_EVERY_S = 300.0
+Prober = Callable[..., Awaitable[list[ProbeMatch]]]
+FoundHandler = Callable[[list[str], Found], Awaitable[Any]]
+
+
+def wsdiscovery_origin(endpoint: str) -> str:
+    """What identifies a WS-Discovery device across probes."""
+    return f"wsdiscovery:{endpoint}"
+
+
+def found_from_probe_match(match: ProbeMatch) -> Found:
+    """A ProbeMatch as the pairing contract's Found: host and port from the first http XAddr."""
+    host: str | None = None
+    port: int | None = None
+    for xaddr in match.xaddrs:
+        parts = urlsplit(xaddr)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            host = parts.hostname
+            try:
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError:  # a port that is not a number: keep the host, guess nothing
+                port = None
+            break
+    extra = {"endpoint": match.endpoint, "xaddrs": list(match.xaddrs), "scopes": list(match.scopes),
+             "types": list(match.types), "hardware": match.hardware, "location": match.location}  # fmt: skip
+    return Found(
+        source="wsdiscovery", type=match.types[0] if match.types else None, name=match.name, host=host,
+        addresses=(host,) if host else (), port=port, extra=extra, origin=wsdiscovery_origin(match.endpoint),
+    )  # fmt: skip
+
+
+class WsDiscoveryPoller:
+    """Probes on the configured interfaces and hands each matching ProbeMatch to `on_found`."""
+
+    def __init__(
+        self,
+        scoped: ScopedHub,
+        index: Mapping[str, Any],
+        on_found: FoundHandler,
+        *,
+        interfaces: str | Sequence[str] = "all",
+        probe: Prober = ws_probe,
+        lister: InterfaceLister = host_interfaces,
+        interval: float = PROBE_EVERY_S,
+    ) -> None:
+        self._scoped = scoped
+        self._index = index
+        self._on_found = on_found
+        self._interfaces = interfaces
+        self._probe = probe
+        self._lister = lister
+        self._interval = interval
+        self._busy = False
+        self.rounds = 0  # probes completed (for status and tests)
+
+    @property
+    def type_sets(self) -> list[tuple[str, ...]]:
+        """The distinct type lists the manifests ask for (one Probe each)."""
+        out: list[tuple[str, ...]] = []
+        for entry in self._index.get("wsdiscovery", ()):
+            types = tuple(entry["types"])
+            if types not in out:
+                out.append(types)
+        return out
+
+    def start(self) -> None:
+        """Probe now and every `interval` seconds of hub clock, until the scope closes."""
+        if not self.type_sets:
+            return
+        self._scoped.create_task(self.run_once(), "pairing ws-discovery")
+        self._scoped.clock.every(self._interval, self._due)
+
+    def _due(self) -> None:
+        self._scoped.create_task(self.run_once(), "pairing ws-discovery")
+
+    async def run_once(self) -> int:
+        """One round of probes; how many matching devices answered (a round still running is not doubled)."""
+        if self._busy:
+            return 0
+        self._busy = True
+        try:
+            try:
+                addresses = resolve_interfaces(self._interfaces, self._lister)
+            except NoInterfaceError as err:
+                _LOGGER.debug("WS-Discovery: not probing: %s", err)
+                return 0
+            count = 0
+            for types in self.type_sets:
+                for match in await self._probe(list(addresses), types=types):
+                    domains = match_wsdiscovery(self._index, match.types)
+                    if domains:
+                        count += 1
+                        await self._on_found(domains, found_from_probe_match(match))
+            self.rounds += 1
+            return count
+        finally:
+            self._busy = False
