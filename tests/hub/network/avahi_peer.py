@@ -13,7 +13,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from typing import Self
 
 import pytest
 from netns import Link
+from private_bus import end, spawn, start_bus
 
 START_TIMEOUT_S = 30.0  # generous: two cores shared by several test runs
 STOP_TIMEOUT_S = 5.0
@@ -34,26 +34,6 @@ TOOLS = {
     "avahi-browse": "avahi-utils", "avahi-publish": "avahi-utils",
 }  # fmt: skip
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_type="method_return"/>
-    <allow send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="signal"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-  </policy>
-</busconfig>
-"""
 
 # IPv4 only and nothing of its own published but its host name's address: the tests see only what they ask for.
 AVAHI_CONFIG = """[server]
@@ -178,17 +158,14 @@ class AvahiPeer:
             socket_dir = self._socket_dir = tempfile.mkdtemp(prefix="avahi-bus-")
         socket = os.path.join(socket_dir, "bus")
         self.bus_address = f"unix:path={socket}"
-        bus_conf = self.workdir / "avahi-bus.conf"
-        bus_conf.write_text(BUS_CONFIG.format(socket=socket), encoding="utf-8")
-        self._bus = _spawn(["dbus-daemon", f"--config-file={bus_conf}", "--nofork", "--nopidfile", "--nosyslog"],
-                           self.workdir / "dbus-daemon.log", dict(os.environ))  # fmt: skip
+        self._bus = start_bus(self.workdir, self.bus_address, config_name="avahi-bus.conf")
         await self._wait(lambda: os.path.exists(socket), "the private dbus-daemon's socket", self._bus)
         conf = self.workdir / "avahi-daemon.conf"
         conf.write_text(AVAHI_CONFIG.format(host_name=self.host_name, interface=self.link.peer_if), encoding="utf-8")
         argv = ["ip", "netns", "exec", self.link.ns, "unshare", "--mount", "--propagation", "private",
                 "sh", "-c", _DAEMON_SCRIPT, "avahi-daemon",
                 "avahi-daemon", "--no-drop-root", "--no-chroot", "--no-rlimits", "--no-proc-title", "-f", str(conf)]  # fmt: skip
-        self._daemon = _spawn(argv, self.workdir / "avahi-daemon.log", self.env)
+        self._daemon = spawn(argv, self.workdir / "avahi-daemon.log", self.env)
         await self._wait(lambda: "Server startup complete" in self.logs(), "avahi-daemon to start", self._daemon)
 
     async def stop(self) -> None:
@@ -199,7 +176,7 @@ class AvahiPeer:
             process = getattr(self, attr)
             setattr(self, attr, None)
             if process is not None:
-                await _end(process)
+                await end(process)
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
@@ -257,7 +234,7 @@ class Published:
     async def start(self) -> None:
         argv = ["ip", "netns", "exec", self.peer.link.ns, "avahi-publish", "-s", self.name, self.type, str(self.port),
                 *self.txt]  # fmt: skip
-        self._process = _spawn(argv, self.log, self.peer.env)
+        self._process = spawn(argv, self.log, self.peer.env)
         pattern = re.compile(r"Established under name '(.*)'")
         await self.peer._wait(lambda: pattern.search(self._output()), f"avahi-publish of {self.name!r}", self._process)
         match = pattern.search(self._output())
@@ -271,25 +248,6 @@ class Published:
         """End the publisher: its D-Bus client goes, so the daemon withdraws the entry group."""
         process, self._process = self._process, None
         if process is not None:
-            await _end(process)
+            await end(process)
         if self in self.peer._published:
             self.peer._published.remove(self)
-
-
-def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """A child writing to `log`; Popen returns at once and no watcher thread is made."""
-    with open(log, "ab") as out:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-
-async def _end(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL; waits without blocking the loop."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        if process.poll() is None:
-            process.kill()
-    while process.poll() is None:
-        await asyncio.sleep(0.02)

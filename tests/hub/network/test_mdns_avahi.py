@@ -4,42 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from avahi_peer import AvahiPeer, Resolved, parse_browse, require_avahi
+from mdns_index import INDEX, Recorder
 from netns import Link, namespace_exists, private_link
 from waiting import until
 
 from hub.clock import ManualClock
-from hub.loader import discovery_index
-from hub.manifest import Integration, Source
 from hub.network import FoundService, MdnsService
 
 HUB_ID = "fedcba9876543210fedcba9876543210"
 HUB_NAME = "Casa Ñandú; norte"  # a space, a ';' and non-ASCII: avahi escapes all three when it prints
-
-
-def integration(domain: str, *zeroconf: dict[str, Any]) -> Integration:
-    return Integration(
-        domain=domain, name=domain, version="1", path=Path("nowhere") / domain, module=f"x.{domain}",
-        source=Source.custom, iot_class="local_push", zeroconf=zeroconf,
-    )
-
-
-INDEX = discovery_index([
-    integration("esphome", {"type": "_esphomelib._tcp.local.", "properties": {"mac": "*"}}),
-    integration("rtsp_camera", {"type": "_rtsp._tcp.local."}),
-    integration("cam_brand", {"type": "_rtsp._tcp.local.", "name": "cam-*"}),
-])
-
-
-class Recorder:
-    """Collects what the hub's service reports, per kind."""
-
-    def __init__(self) -> None:
-        self.found: list[FoundService] = []
-        self.removed: list[FoundService] = []
 
 
 @pytest.fixture

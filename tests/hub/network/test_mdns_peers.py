@@ -4,44 +4,19 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from mdns_index import INDEX, Recorder
 from netns import Link, PeerProcess, namespace_exists, private_link
 from waiting import until
 
 from hub.clock import ManualClock
-from hub.loader import discovery_index
-from hub.manifest import Integration, Source
-from hub.network import FoundService, MdnsService
+from hub.network import MdnsService
 
 HUB_ID = "0123456789abcdef0123456789abcdef"
 ESPHOME = "_esphomelib._tcp.local."
 RTSP = "_rtsp._tcp.local."
-
-
-def integration(domain: str, *zeroconf: dict[str, Any]) -> Integration:
-    return Integration(
-        domain=domain, name=domain, version="1", path=Path("nowhere") / domain, module=f"x.{domain}",
-        source=Source.custom, iot_class="local_push", zeroconf=zeroconf,
-    )
-
-
-INDEX = discovery_index([
-    integration("esphome", {"type": "_esphomelib._tcp.local.", "properties": {"mac": "*"}}),
-    integration("rtsp_camera", {"type": "_RTSP._tcp.local"}),
-    integration("cam_brand", {"type": "_rtsp._tcp.local.", "name": "cam-*"}),
-])
-
-
-class Recorder:
-    """Collects what the service reports, per kind."""
-
-    def __init__(self) -> None:
-        self.found: list[FoundService] = []
-        self.updated: list[FoundService] = []
-        self.removed: list[FoundService] = []
 
 
 @pytest.fixture

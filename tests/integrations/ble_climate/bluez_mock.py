@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
+from private_bus import end, spawn, start_bus
 
 BLUEZ = "org.bluez"
 MOCK_IFACE = "org.freedesktop.DBus.Mock"
@@ -40,26 +40,6 @@ SOCKET_NAME = "system_bus_socket"
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes; a long --basetemp falls back to a short temporary directory
 
 # A system bus that lets anyone own any name and send anything: only this test's processes reach it.
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>{address}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_type="method_return"/>
-    <allow send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="signal"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-  </policy>
-</busconfig>
-"""
 
 
 def missing_tools() -> str | None:
@@ -108,10 +88,7 @@ class BluezMock:
         if len(os.path.join(socket_dir, SOCKET_NAME)) > MAX_SOCKET_PATH:
             socket_dir = self._short_dir = tempfile.mkdtemp(prefix="dbus-")
         self.address = f"unix:path={_escape_address_path(os.path.join(socket_dir, SOCKET_NAME))}"
-        config = tmp_path / "system-bus.conf"
-        config.write_text(BUS_CONFIG.format(address=self.address), encoding="utf-8")
-        argv = ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile", "--nosyslog"]
-        self._daemon = _spawn(argv, tmp_path / "dbus-daemon.log", dict(os.environ))
+        self._daemon = start_bus(tmp_path, self.address)
         self._client = await self._wait(self._connect, "dbus-daemon to accept connections", self._daemon)
         if bluez:
             await self.start_bluez(monitor_api=monitor_api)
@@ -124,7 +101,7 @@ class BluezMock:
         env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": self.address}
         parameters = json.dumps({"enable_monitor_api": monitor_api})
         argv = [sys.executable, "-m", "dbusmock", "--system", "--template", "bluez5", "-p", parameters]
-        self._bluez = _spawn(argv, self._dir / "dbusmock-bluez.log", env)
+        self._bluez = spawn(argv, self._dir / "dbusmock-bluez.log", env)
         await self._wait(self._bluez_owned, "dbusmock's BlueZ to own org.bluez", self._bluez)
         self._added.clear()
 
@@ -132,7 +109,7 @@ class BluezMock:
         """BlueZ goes away (bluetoothd stopped); the bus stays."""
         process, self._bluez = self._bluez, None
         if process is not None:
-            await _end(process)
+            await end(process)
 
     async def stop(self) -> None:
         """Disconnect the test's client and end both processes; safe to call twice."""
@@ -144,7 +121,7 @@ class BluezMock:
         await self.stop_bluez()
         daemon, self._daemon = self._daemon, None
         if daemon is not None:
-            await _end(daemon)
+            await end(daemon)
         if self._short_dir is not None:
             shutil.rmtree(self._short_dir, ignore_errors=True)
             self._short_dir = None
@@ -261,25 +238,6 @@ async def forget_bleak_manager() -> None:
     if watcher is not None:
         await asyncio.wait({watcher}, timeout=STOP_TIMEOUT_S)
         assert watcher.done(), "bleak's bus watcher did not end"
-
-
-def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """A child process writing to `log` (appended: BlueZ may be started more than once); Popen returns at once."""
-    with open(log, "ab") as out:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-
-async def _end(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL; waits without blocking the loop (no child-watcher thread either)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        if process.poll() is None:
-            process.kill()
-    while process.poll() is None:
-        await asyncio.sleep(0.02)
 
 
 __all__ = ["BluezMock", "device_path", "forget_bleak_manager", "missing_tools"]
