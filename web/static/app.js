@@ -13,6 +13,7 @@ import * as login from './pages/login.js';
 import * as overview from './pages/overview.js';
 import * as entity from './pages/entity.js';
 import * as devices from './pages/devices.js';
+import * as discovered from './pages/discovered.js';
 import * as orders from './pages/orders.js';
 import * as alarms from './pages/alarms.js';
 import * as cameras from './pages/cameras.js';
@@ -20,7 +21,7 @@ import * as automations from './pages/automations.js';
 import * as users from './pages/users.js';
 import * as settings from './pages/settings.js';
 
-const ROUTES = { onboarding, login, overview, entity, orders, alarms, cameras, automations, devices, users, settings };
+const ROUTES = { onboarding, login, overview, entity, orders, alarms, cameras, automations, devices, discovered, users, settings };
 const PUBLIC = new Set(['onboarding', 'login']);
 
 const main = document.getElementById('main');

@@ -7,6 +7,7 @@ import { icon } from './icons.js';
 const NAV = [
   { route: 'overview', key: 'nav.overview' },
   { route: 'devices', key: 'nav.devices' },
+  { route: 'discovered', key: 'nav.discovered' },
   { route: 'orders', key: 'nav.orders' },
   { route: 'alarms', key: 'nav.alarms' },
   { route: 'cameras', key: 'nav.cameras' },

@@ -1,0 +1,149 @@
+// The Discovered page's pure parts against the literal shapes of GET /api/discovered and the
+// pairing errors of hub/http/views_pairing.py.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STATIC } from './helpers.js';
+import { installDictionary, setLanguage } from '../static/i18n.js';
+import { ApiError } from '../static/api.js';
+import {
+  readAsk, readDiscovered, readDiscoveredList, kindIcon, kindLabel, addressText, seenText, firstSeenText, presence,
+  htmlPattern, formFields, pairBody, pairError, pairedLink, pairedTitle, POLL_MS,
+} from '../static/discovered-model.js';
+
+for (const lang of ['en', 'es-MX']) installDictionary(lang, JSON.parse(readFileSync(join(STATIC, 'i18n', `${lang}.json`), 'utf8')));
+
+// What the hub answers for a camera announced over mDNS (views_pairing.py, Discovered.as_api).
+const CAMERA = {
+  id: 'd1', domain: 'rtsp_camera', unique_id: 'serial:porch-1', title: 'Porch', kind: 'camera', source: 'zeroconf',
+  host: '192.168.1.20', port: 8554, address: null, first_seen: 1768478400, last_seen: 1768478520, ignored: false,
+  present: true, asks: [{ key: 'username', label: 'User name', secret: false, default: null },
+    { key: 'password', label: 'Password', secret: true, default: null }],
+  details: { url: 'rtsp://192.168.1.20:8554/test' },
+};
+const NOW_MS = (1768478520 + 120) * 1000;
+
+test('a row is read with every field, the numbers as epoch seconds', async () => {
+  await setLanguage('en', { remember: false });
+  const row = readDiscovered(CAMERA);
+  assert.equal(row.id, 'd1');
+  assert.equal(row.title, 'Porch');
+  assert.equal(row.kind, 'camera');
+  assert.equal(row.port, 8554);
+  assert.equal(row.lastSeen, 1768478520);
+  assert.equal(row.present, true);
+  assert.deepEqual(row.asks.map((a) => [a.key, a.secret, a.default]), [['username', false, null], ['password', true, null]]);
+  assert.equal(row.details.url, 'rtsp://192.168.1.20:8554/test');
+});
+
+test('rows are read tolerantly: junk dropped, missing fields defaulted, newest sighting first', () => {
+  const rows = readDiscoveredList({ discovered: [
+    { ...CAMERA, id: 'old', last_seen: 100 },
+    null, 'x', { title: 'no id' }, { id: '' },
+    { id: 'ble', kind: 'climate', address: 'AA:BB:CC:DD:EE:FF', last_seen: 200, asks: [{ label: 'no key' }, { key: 'pin', secret: true }] },
+    { id: 7 },
+  ] });
+  assert.deepEqual(rows.map((r) => r.id), ['ble', 'old', '7']);
+  const [ble, , bare] = rows;
+  assert.equal(ble.title, 'AA:BB:CC:DD:EE:FF');
+  assert.deepEqual(ble.asks, [{ key: 'pin', label: 'pin', secret: true, pattern: null, default: null }]);
+  assert.equal(bare.title, '7');
+  assert.equal(bare.kind, 'device');
+  assert.equal(bare.lastSeen, null);
+  assert.equal(bare.present, true, 'a hub that does not say present lists only what it sees');
+  assert.deepEqual(bare.asks, []);
+  assert.deepEqual(readDiscoveredList(null), []);
+  assert.deepEqual(readDiscoveredList({ error: 'x' }), []);
+  assert.equal(readAsk({ key: '' }), null);
+  assert.equal(readDiscovered({ id: 'x', port: 70000 }).port, null);
+});
+
+test('kind -> icon and label in both languages; an unknown kind as named', async () => {
+  assert.equal(kindIcon('camera'), 'camera');
+  assert.equal(kindIcon('climate'), 'thermometer');
+  assert.equal(kindIcon('toaster'), 'gauge');
+  await setLanguage('en', { remember: false });
+  assert.equal(kindLabel('camera'), 'Camera');
+  assert.equal(kindLabel('toaster'), 'toaster');
+  await setLanguage('es-MX', { remember: false });
+  assert.equal(kindLabel('camera'), 'Cámara');
+  await setLanguage('en', { remember: false });
+});
+
+test('address: host:port, IPv6 in brackets, a Bluetooth address, or nothing', () => {
+  assert.equal(addressText(readDiscovered(CAMERA)), '192.168.1.20:8554');
+  assert.equal(addressText(readDiscovered({ id: 'a', host: 'fd00::5', port: 554 })), '[fd00::5]:554');
+  assert.equal(addressText(readDiscovered({ id: 'a', host: '10.0.0.4' })), '10.0.0.4');
+  assert.equal(addressText(readDiscovered({ id: 'a', address: 'AA:BB' })), 'AA:BB');
+  assert.equal(addressText(readDiscovered({ id: 'a' })), null);
+});
+
+test('seen "2 minutes ago", first seen, present or gone', async () => {
+  await setLanguage('en', { remember: false });
+  const row = readDiscovered(CAMERA);
+  assert.equal(seenText(row, NOW_MS), 'Seen 2 minutes ago');
+  assert.equal(firstSeenText(row, NOW_MS), 'First seen 4 minutes ago');
+  assert.equal(seenText(readDiscovered({ id: 'x' }), NOW_MS), 'Not seen yet');
+  assert.deepEqual(presence(row), { text: 'On the network', kind: 'ok' });
+  assert.deepEqual(presence(readDiscovered({ ...CAMERA, present: false })), { text: 'Not on the network', kind: 'muted' });
+  await setLanguage('es-MX', { remember: false });
+  assert.equal(seenText(row, NOW_MS), 'Visto hace 2 minutos');
+  await setLanguage('en', { remember: false });
+});
+
+test('the form has exactly the asked fields: secret -> password, pattern, default -> optional and prefilled', () => {
+  const asks = readDiscovered({ id: 'x', asks: [
+    { key: 'username', label: 'User name', secret: false },
+    { key: 'password', label: 'Password', secret: true },
+    { key: 'pin', label: 'PIN', secret: true, pattern: '[0-9]{6}' },
+    { key: 'stream_path', label: 'Stream path', secret: false, default: '/' },
+  ] }).asks;
+  const fields = formFields(asks);
+  assert.deepEqual(fields.map((f) => [f.name, f.type, f.required, f.value, f.pattern]), [
+    ['username', 'text', true, '', null],
+    ['password', 'password', true, '', null],
+    ['pin', 'password', true, '', '[0-9]{6}'],
+    ['stream_path', 'text', false, '/', null],
+  ]);
+  assert.equal(fields[1].autocomplete, 'new-password', 'the browser must not offer the user\'s own password');
+  assert.deepEqual(formFields([]), []);
+});
+
+test('a Python-only pattern is left to the server rather than blocking the form', () => {
+  assert.equal(htmlPattern('[0-9]{4,8}'), '[0-9]{4,8}');
+  assert.equal(htmlPattern('(?P<pin>[0-9]+)'), null);
+  assert.equal(htmlPattern(null), null);
+});
+
+test('the pair body: every answer given; an empty optional answer is left out for its default', () => {
+  const fields = formFields(readDiscovered({ id: 'x', asks: [
+    { key: 'username', label: 'u' }, { key: 'password', label: 'p', secret: true }, { key: 'stream_path', label: 's', default: '/' },
+  ] }).asks);
+  assert.deepEqual(pairBody(fields, { username: 'admin', password: 'secret', stream_path: '' }), { answers: { username: 'admin', password: 'secret' } });
+  assert.deepEqual(pairBody(fields, { username: 'admin', password: '', stream_path: '/live' }),
+    { answers: { username: 'admin', password: '', stream_path: '/live' } });
+  assert.deepEqual(pairBody([], {}), { answers: {} });
+});
+
+test('a refused pairing goes to the field the server names; unreachable and the rest go on the form', async () => {
+  await setLanguage('en', { remember: false });
+  const fields = formFields(readDiscovered(CAMERA).asks);
+  const refused = new ApiError(400, 'bad_request', 'the camera refused user admin (Digest)', { field: 'password' });
+  assert.deepEqual(pairError(refused, fields), { field: 'password', message: 'the camera refused user admin (Digest)' });
+  const down = new ApiError(502, 'unreachable', 'could not reach 192.168.1.20:8554');
+  assert.deepEqual(pairError(down, fields), { field: null, message: 'The device did not answer: could not reach 192.168.1.20:8554' });
+  const elsewhere = new ApiError(400, 'bad_request', 'answers: unknown key', { field: 'answers' });
+  assert.deepEqual(pairError(elsewhere, fields), { field: null, message: 'answers: unknown key' });
+  assert.deepEqual(pairError(new ApiError(503, 'unavailable', ''), fields), { field: null, message: 'The hub could not complete the request.' });
+  assert.equal(pairError(undefined, fields).field, null);
+});
+
+test('after pairing: the server\'s title and where the device now lives', () => {
+  const row = readDiscovered(CAMERA);
+  assert.equal(pairedTitle({ entry_id: 'e1', title: 'Porch cam' }, row), 'Porch cam');
+  assert.equal(pairedTitle({}, row), 'Porch');
+  assert.equal(pairedLink(row), '#/cameras');
+  assert.equal(pairedLink(readDiscovered({ id: 'x', kind: 'climate' })), '#/devices');
+  assert.equal(POLL_MS, 10000);
+});
