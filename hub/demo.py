@@ -49,6 +49,7 @@ from .config import CONFIG_FILE, SECRETS_FILE, ConfigErrors, load_configuration,
 from .config.core_schema import DEFAULT_SERVER_PORT
 from .demo_camera import camera_block, camera_secrets
 from .demo_climate import climate_block, climate_secrets
+from .demo_peer import DemoPeer
 from .demo_receiver import RECEIVER_HOST
 from .registry import slugify
 
@@ -517,7 +518,7 @@ def _demo_suppliers_configured(config_dir: Path) -> list[dict[str, str]]:
     return found
 
 
-class DemoSuppliers:
+class DemoSuppliers(DemoPeer):
     """The demo's suppliers: the example supplier service on loopback, in the hub's event loop.
 
     `start()` serves each demo supplier of the configuration's `resupply:` block on its port and
@@ -594,19 +595,6 @@ class DemoSuppliers:
             await runner.cleanup()
         self.services.clear()
         self._units.clear()
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
 
 def configured_camera_port(config_dir: Path) -> int | None:

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 import av
 import av.video.codeccontext
@@ -35,6 +34,7 @@ import yaml
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .config import SECRETS_FILE
+from .demo_peer import DemoPeer
 from .rtsp_sim import AccessUnit, ClientStats, RtspServer, StreamInfo
 
 _LOGGER = logging.getLogger("hub.demo")
@@ -411,7 +411,7 @@ class H264Encoder:
 # --------------------------------------------------------------------------- the camera
 
 
-class DemoCamera:
+class DemoCamera(DemoPeer):
     """The demo's front-door camera: an RTSP server on loopback with Digest auth, showing the porch.
 
     `start()` reads the password from secrets.yaml (`camera_secrets()` wrote it; without one, a
@@ -497,19 +497,6 @@ class DemoCamera:
                 _LOGGER.info("Demo camera: %d frames, drawing %.0f%% and encoding %.0f%% of a core while watched",
                              stats.frames, 100 * stats.render_cpu_s / stats.video_s,
                              100 * stats.encode_cpu_s / stats.video_s)  # fmt: skip
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     def _publish(self, unit: AccessUnit) -> None:
         if self.server is not None:

@@ -20,8 +20,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from firmware.sim.climate_day import BEDROOM, LIVING_ROOM, ROOF, DayBeacon, Site
 from firmware.sim.climate_sim import local_name_of
@@ -29,6 +28,7 @@ from firmware.sim.proxy_sim import SimulatedProxy
 
 from .bus import EVENT_HUB_STARTED, EVENT_HUB_STOP, Event
 from .config import ConfigErrors, load_configuration
+from .demo_peer import DemoPeer
 
 if TYPE_CHECKING:
     from .runtime import Hub
@@ -191,7 +191,7 @@ def _climate_configured(config_dir: Path) -> _Setup | None:
     return _Setup(bindkeys, proxy)
 
 
-class DemoClimate:
+class DemoClimate(DemoPeer):
     """The demo's BLE climate peers on the hub's loop: the beacons, the stand-in adapter and the roof proxy.
 
     `start()` reads the `ble_climate:` block (bindkeys, the proxy's port and token). `attach(hub)`,
@@ -312,15 +312,6 @@ class DemoClimate:
         closing, self._closing = self._closing, None
         if closing is not None:
             await closing
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
 
 __all__ = [

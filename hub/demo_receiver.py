@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .config import ConfigErrors, load_configuration
+from .demo_peer import DemoPeer
 
 _LOGGER = logging.getLogger("hub.demo")
 
@@ -107,7 +107,7 @@ def _describe_sia(event: Any) -> str:
     return f"{what}, zone {event.zone}" if event.zone else what
 
 
-class DemoReceiver:
+class DemoReceiver(DemoPeer):
     """The demo's command centre: a SIA DC-09 receiver over TCP on loopback, in the hub's event loop.
 
     `start()` reads the `command_center:` block (account, AES key, the primary receiver's loopback
@@ -174,19 +174,6 @@ class DemoReceiver:
         if server is not None:
             await server.wait_closed()
         self.address = None
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
