@@ -59,7 +59,7 @@ async def pair_discovered(request: web.Request) -> web.Response:
     body = await validated_body(request, PAIR_BODY)
     principal = request[PRINCIPAL_KEY]
     try:
-        entry = await manager.pair(item_id, body["answers"], Context(user_id=principal.user.id, origin="api"))
+        result = await manager.pair(item_id, body["answers"], Context(user_id=principal.user.id, origin="api"))
     except UnknownDiscovered as err:  # forgotten while the device was being asked
         raise ApiError(404, str(err)) from None
     except PairingUnavailable as err:
@@ -70,7 +70,9 @@ async def pair_discovered(request: web.Request) -> web.Response:
         unreachable = ApiError(502, err.message)
         unreachable.code = UNREACHABLE
         raise unreachable from None
-    return json_response({"entry_id": entry.entry_id, "title": entry.title, "state": entry.state.value}, status=201)
+    entry = result.entry
+    body = {"entry_id": entry.entry_id, "title": entry.title, "state": entry.state.value, "reveal": dict(result.reveal)}
+    return json_response(body, status=201)
 
 
 async def ignore_discovered(request: web.Request) -> web.Response:
@@ -109,7 +111,9 @@ ROUTES = (
     Route("POST", "/api/discovered/{discovered_id}/pair", pair_discovered, ADMIN,
           "Pair a discovered device with the answers its integration asks for",
           request=obj({"answers": {"type": "object", "additionalProperties": text(1024, 0)}}, "answers"),
-          response=obj({"entry_id": STRING, "title": STRING, "state": STRING}, "entry_id", "title"), status=201,
+          response=obj({"entry_id": STRING, "title": STRING, "state": STRING,
+                        "reveal": {"type": "object", "additionalProperties": STRING}}, "entry_id", "title"),
+          status=201,
           errors=(404, 502, 503)),
     Route("POST", "/api/discovered/{discovered_id}/ignore", ignore_discovered, ADMIN,
           "Hide a discovered device (it stays hidden when found again)", status=204, errors=(404,)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .manager import EVENT_DEVICE_DISCOVERED, EVENT_DEVICE_PAIRED, PairingManager, PairingUnavailable, UnknownDiscovered
-from .models import Ask, Discovered, Found, Offer, Paired, PairingError
+from .models import Ask, Discovered, Found, Offer, Paired, PairingError, PairResult
 
 __all__ = [
     "EVENT_DEVICE_DISCOVERED",
@@ -12,6 +12,7 @@ __all__ = [
     "Discovered",
     "Found",
     "Offer",
+    "PairResult",
     "Paired",
     "PairingError",
     "PairingManager",

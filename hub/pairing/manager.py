@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib
+import ipaddress
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from ..bus import Context, new_id
 from ..errors import HubError
 from ..integrations import IntegrationState
+from ..loader import discovery_index, match_bluetooth
 from ..scope import ScopedHub
-from .models import Ask, Discovered, Found, Offer, Paired, PairingError
+from .models import Ask, Discovered, Found, Offer, Paired, PairingError, PairResult
 from .probing import WsDiscoveryPoller
 from .store import DiscoveredStore
 
@@ -53,6 +55,7 @@ class PairingManager:
         self.scoped: ScopedHub = hub.scoped("pairing")  # owns the tasks the sync mDNS callbacks start
         self._lock = asyncio.Lock()  # one found/update at a time: no two rows for one device
         self.poller: WsDiscoveryPoller | None = None  # set by the hub when multicast discovery is on
+        self._index: dict[str, Any] | None = None  # the manifests' matchers, compiled on first use
 
     async def start(self) -> None:
         """Create or migrate the table."""
@@ -71,6 +74,20 @@ class PairingManager:
     def mdns_removed(self, service: FoundService) -> None:
         """MdnsService's on_removed (a goodbye)."""
         self.scoped.create_task(self.removed(mdns_origin(service.full_name)), f"pairing gone {service.full_name}")
+
+    async def bluetooth(
+        self,
+        found: Found,
+        *,
+        service_uuids: Iterable[str] = (),
+        service_data_uuids: Iterable[str] = (),
+        manufacturer_ids: Iterable[int] = (),
+    ) -> list[Discovered]:
+        """A BLE advertisement nobody configured: offered to every domain whose manifest matcher it fits."""
+        if self._index is None:
+            self._index = discovery_index(self._hub.discovery.integrations)
+        domains = match_bluetooth(self._index, service_uuids, service_data_uuids, manufacturer_ids, found.name)
+        return await self.found(domains, found) if domains else []
 
     async def found(self, domains: Iterable[str], found: Found) -> list[Discovered]:
         """Offer `found` to each matched domain; the rows added or refreshed (none when an entry took it)."""
@@ -151,7 +168,7 @@ class PairingManager:
 
     # -- pairing --------------------------------------------------------------------------
 
-    async def pair(self, item_id: str, answers: Mapping[str, str], context: Context | None = None) -> ConfigEntry:
+    async def pair(self, item_id: str, answers: Mapping[str, str], context: Context | None = None) -> PairResult:
         """Run the integration's async_pair with the answers and save the config entry; PairingError if refused."""
         row = await self.get(item_id)
         checked = check_answers(row.asks, answers)
@@ -171,7 +188,7 @@ class PairingManager:
             await self._store.delete(row.id)
         _LOGGER.info("Paired %s (%s) as config entry %s", paired.title, row.domain, entry.entry_id)
         self._hub.bus.fire(EVENT_DEVICE_PAIRED, {**_event_data(row), "entry_id": entry.entry_id}, context=context)
-        return entry
+        return PairResult(entry, dict(paired.reveal))
 
     # -- integrations ---------------------------------------------------------------------
 
@@ -232,11 +249,26 @@ def mdns_origin(full_name: str) -> str:
     return f"zeroconf:{full_name}"
 
 
+def preferred_address(addresses: Iterable[str]) -> str | None:
+    """The address to talk to: IPv4 first, then a global IPv6; never a link-local IPv6 (it has no scope here)."""
+    ranked: list[tuple[int, str]] = []
+    for text in addresses:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if address.version == 4:
+            ranked.append((0, text))
+        elif not address.is_link_local:
+            ranked.append((1, text))
+    return min(ranked)[1] if ranked else None
+
+
 def found_from_mdns(service: FoundService) -> Found:
-    """A resolved mDNS service as the pairing contract's Found (the first IPv4 address as host)."""
+    """A resolved mDNS service as the pairing contract's Found (an IPv4 address as host when it has one)."""
     return Found(
         source="zeroconf", type=service.type, name=service.name,
-        host=service.addresses[0] if service.addresses else service.host, addresses=service.addresses,
+        host=preferred_address(service.addresses) or service.host, addresses=service.addresses,
         port=service.port, properties=dict(service.properties), extra={"server": service.host},
         origin=mdns_origin(service.full_name),
     )  # fmt: skip

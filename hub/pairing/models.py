@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config_entries import ConfigEntry
 
 SOURCES = ("zeroconf", "bluetooth", "wsdiscovery")
 
@@ -84,6 +87,17 @@ class Paired:
 
     title: str
     data: Mapping[str, Any]
+    # Shown to the resident once, in the pairing answer, and never stored outside the entry (a token
+    # the hub made for the device's own setup page): label -> value.
+    reveal: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """What `PairingManager.pair` made: the config entry, and what to show the resident once."""
+
+    entry: ConfigEntry
+    reveal: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 class PairingError(Exception):

@@ -69,7 +69,7 @@ async def test_residents_read_admins_pair_and_a_refused_pin_names_the_field(site
 
     made = await api.call("POST", pair, token=api.admin, body={"answers": {"pin": "1234"}}, status=201)
     [entry] = hub.config_entries.entries(DOMAIN)
-    assert made == {"entry_id": entry.entry_id, "title": "Garage", "state": "loaded"}
+    assert made == {"entry_id": entry.entry_id, "title": "Garage", "state": "loaded", "reveal": {}}
     assert entry.unique_id == "SN-1" and entry.source == "discovery"
     assert (await api.call("GET", "/api/discovered", token=api.resident, status=200)) == {"discovered": []}
     await api.call("POST", pair, token=api.admin, body={"answers": {"pin": "1234"}}, status=404)

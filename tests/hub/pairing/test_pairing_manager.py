@@ -97,7 +97,7 @@ async def test_pairing_checks_the_answers_then_saves_an_entry_and_drops_the_row(
     assert malformed.value.field == "pin"
     assert entries.entries(DOMAIN) == [] and len(await pairing.list()) == 1
 
-    entry = await pairing.pair(row.id, {"pin": "1234"})
+    entry = (await pairing.pair(row.id, {"pin": "1234"})).entry
     assert (entry.domain, entry.unique_id, entry.source, entry.title) == (DOMAIN, "SN-1", "discovery", "Garage")
     assert entry.data == {"host": "10.0.0.7", "port": 8554, "pin": "1234"} and entry.state.value == "loaded"
     assert paired_hub.integrations.module(DOMAIN).SETUPS == [(entry.entry_id, entry.data)]
@@ -109,7 +109,7 @@ async def test_pairing_checks_the_answers_then_saves_an_entry_and_drops_the_row(
 async def test_a_configured_device_found_at_a_new_address_updates_its_entry_instead_of_listing(paired_hub: Hub) -> None:
     pairing = paired_hub.pairing
     [row] = await pairing.found([DOMAIN], garage())
-    entry = await pairing.pair(row.id, {"pin": "1234"})
+    entry = (await pairing.pair(row.id, {"pin": "1234"})).entry
     await paired_hub.config_entries.update(entry.entry_id, title="Garage door")
 
     assert await pairing.found([DOMAIN], garage(host="10.0.0.50", port=9000)) == []
