@@ -13,10 +13,15 @@ Hardware interface (main.py builds the ESP32 one; tests and the simulator pass f
     temperature_dc() -> int/None       air temperature in 0.1 degC (None: no sensor)
 
 Store interface (persisted key-value, e.g. a JSON file): get(key, default), set(key, value).
+
+The Wi-Fi variant (`variant=VARIANT_WIFI`, main_wifi.py) serves the same registers over Modbus
+TCP: `tcp_session()` per accepted connection, then `session.feed(data)` -> bytes to send. Its
+UART methods are simply never called.
 """
 
 from .measure import DEFAULT_PRESSURE_FULL_SCALE_MM, LevelMeter
 from .modbus_slave import ModbusSlave, RtuFramer
+from .modbus_tcp import TcpSession
 from .registers import (
     BAUD_RATES,
     FIRMWARE_VERSION,
@@ -24,6 +29,7 @@ from .registers import (
     REG_BAUD_CODE,
     REG_MODE,
     REG_MOUNT_MM,
+    VARIANT_RS485,
     RegisterMap,
 )
 
@@ -55,7 +61,7 @@ class Hardware:
 class TankSensor:
     """One RS-485 tank level sensor: `poll_measurement()` and `on_uart_bytes(data, now)`."""
 
-    def __init__(self, hw, store, clock, firmware_version=FIRMWARE_VERSION):
+    def __init__(self, hw, store, clock, firmware_version=FIRMWARE_VERSION, variant=VARIANT_RS485):
         self.hw = hw
         self.store = store
         self.clock = clock
@@ -64,7 +70,7 @@ class TankSensor:
             full_scale = DEFAULT_PRESSURE_FULL_SCALE_MM
         self.meter = LevelMeter(pressure_full_scale_mm=full_scale)
         self.registers = RegisterMap(
-            store, firmware_version=firmware_version, on_change=self._setting_changed
+            store, firmware_version=firmware_version, on_change=self._setting_changed, variant=variant
         )
         self.meter.set_mode(self.registers.mode)
         self.slave = ModbusSlave(self.registers)
@@ -98,6 +104,10 @@ class TankSensor:
             # A broadcast baud change has no reply to wait for.
             self.reply_sent()
         return reply
+
+    def tcp_session(self):
+        """A new Modbus TCP connection's state: locked until it writes the PIN."""
+        return TcpSession(self.slave, _UptimeClock(self))
 
     def reply_sent(self):
         """Call once the reply has left the UART: a baud change takes effect now."""
@@ -145,3 +155,15 @@ class TankSensor:
             self._publish()
         elif register == REG_MOUNT_MM:
             self._publish()
+
+
+class _UptimeClock:
+    """The device clock, keeping the uptime register current on every TCP request."""
+
+    def __init__(self, sensor):
+        self.sensor = sensor
+
+    def monotonic_us(self):
+        now = self.sensor.clock.monotonic_us()
+        self.sensor._set_uptime(now)
+        return now

@@ -16,7 +16,12 @@ Requests handled (data layouts after the function code):
     FC03 read holding     start(2) qty(2)                     -> bytecount(1) values(2*qty)
     FC06 write single     reg(2) value(2)                     -> echo of the request
     FC16 write multiple   start(2) qty(2) bytecount(1) values -> start(2) qty(2)
-    exception reply       code(1): 01 illegal function, 02 illegal address, 03 illegal value
+    exception reply       code(1): 01 illegal function (also: wrong state, a locked TCP connection),
+                          02 illegal address, 03 illegal value, 06 busy (PIN lockout)
+
+`ModbusSlave.answer(unit, function, pdu, session, now_us)` is the transport-free core: RTU frames
+(`handle_frame`) and Modbus TCP ADUs (modbus_tcp.py) both go through it. A `session` (TCP only)
+is locked until the bank's PIN is written to it; RTU passes None: the wire has no lock.
 """
 
 import struct
@@ -24,6 +29,7 @@ import struct
 ILLEGAL_FUNCTION = 0x01
 ILLEGAL_DATA_ADDRESS = 0x02
 ILLEGAL_DATA_VALUE = 0x03
+SLAVE_BUSY = 0x06
 
 READ_HOLDING = 0x03
 WRITE_SINGLE = 0x06
@@ -188,7 +194,8 @@ class ModbusSlave:
     """Answers one complete frame at a time against a register bank.
 
     The bank provides `unit_id` (attribute), `read_holding(start, qty) -> list of ints`,
-    `write_holding(start, values)` (both raise ModbusError) and `count_crc_error()`.
+    `write_holding(start, values)` (both raise ModbusError) and `count_crc_error()`; a bank with
+    a PIN also `pin_register`, `check_pin(pin, now_us)` and `is_public(start, qty)`.
     """
 
     def __init__(self, bank):
@@ -217,7 +224,7 @@ class ModbusSlave:
             self.ignored += 1
             return None
         try:
-            reply = self._dispatch(unit, function, pdu, frame)
+            body = self.answer(unit, function, pdu)
         except ModbusError as exc:
             if broadcast:
                 return None
@@ -225,41 +232,46 @@ class ModbusSlave:
             return exception_reply(unit, function, exc.code)
         if broadcast:
             return None
-        return reply
+        return with_crc(bytes([unit]) + body)
 
-    def _dispatch(self, unit, function, pdu, frame):
+    def answer(self, unit, function, pdu, session=None, now_us=0):
+        """The reply PDU (function code and data) for one request; ModbusError for an exception reply.
+
+        `session` is a TCP connection's state (attribute `unlocked`); None means no lock applies.
+        """
+        locked = session is not None and not session.unlocked
         if function == READ_HOLDING:
-            return self._read_holding(unit, pdu)
+            if len(pdu) != 4:
+                raise ModbusError(ILLEGAL_DATA_VALUE)
+            start, qty = struct.unpack(">HH", pdu)
+            if qty < 1 or qty > MAX_READ_QTY:
+                raise ModbusError(ILLEGAL_DATA_VALUE)
+            if locked and not self.bank.is_public(start, qty):
+                raise ModbusError(ILLEGAL_FUNCTION)
+            values = self.bank.read_holding(start, qty)
+            return struct.pack(">BB", READ_HOLDING, 2 * qty) + struct.pack(">%dH" % qty, *values)
         if function == WRITE_SINGLE:
-            return self._write_single(pdu, frame)
+            if len(pdu) != 4:
+                raise ModbusError(ILLEGAL_DATA_VALUE)
+            if locked:
+                raise ModbusError(ILLEGAL_FUNCTION)
+            register, value = struct.unpack(">HH", pdu)
+            self.bank.write_holding(register, [value])
+            return bytes([WRITE_SINGLE]) + pdu
         if function == WRITE_MULTIPLE:
-            return self._write_multiple(unit, pdu)
+            if len(pdu) < 5:
+                raise ModbusError(ILLEGAL_DATA_VALUE)
+            start, qty, count = struct.unpack(">HHB", pdu[:5])
+            if qty < 1 or qty > MAX_WRITE_QTY or count != 2 * qty or len(pdu) != 5 + count:
+                raise ModbusError(ILLEGAL_DATA_VALUE)
+            values = list(struct.unpack(">%dH" % qty, pdu[5:]))
+            if start == getattr(self.bank, "pin_register", None) and qty == 2:
+                self.bank.check_pin((values[0] << 16) | values[1], now_us)
+                if session is not None:
+                    session.unlocked = True
+            elif locked:
+                raise ModbusError(ILLEGAL_FUNCTION)
+            else:
+                self.bank.write_holding(start, values)
+            return struct.pack(">BHH", WRITE_MULTIPLE, start, qty)
         raise ModbusError(ILLEGAL_FUNCTION)
-
-    def _read_holding(self, unit, pdu):
-        if len(pdu) != 4:
-            raise ModbusError(ILLEGAL_DATA_VALUE)
-        start, qty = struct.unpack(">HH", pdu)
-        if qty < 1 or qty > MAX_READ_QTY:
-            raise ModbusError(ILLEGAL_DATA_VALUE)
-        values = self.bank.read_holding(start, qty)
-        body = struct.pack(">BBB", unit, READ_HOLDING, 2 * qty)
-        body += struct.pack(">%dH" % qty, *values)
-        return with_crc(body)
-
-    def _write_single(self, pdu, frame):
-        if len(pdu) != 4:
-            raise ModbusError(ILLEGAL_DATA_VALUE)
-        register, value = struct.unpack(">HH", pdu)
-        self.bank.write_holding(register, [value])
-        return bytes(frame)
-
-    def _write_multiple(self, unit, pdu):
-        if len(pdu) < 5:
-            raise ModbusError(ILLEGAL_DATA_VALUE)
-        start, qty, count = struct.unpack(">HHB", pdu[:5])
-        if qty < 1 or qty > MAX_WRITE_QTY or count != 2 * qty or len(pdu) != 5 + count:
-            raise ModbusError(ILLEGAL_DATA_VALUE)
-        values = list(struct.unpack(">%dH" % qty, pdu[5:]))
-        self.bank.write_holding(start, values)
-        return with_crc(struct.pack(">BBHH", unit, WRITE_MULTIPLE, start, qty))

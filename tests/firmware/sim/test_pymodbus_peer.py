@@ -18,7 +18,7 @@ from pymodbus.pdu import ExceptionResponse
 from firmware.sim.pty_line import PtyLine
 from firmware.sim.sensor_sim import MultiSensorBus, SensorSimulator
 from firmware.sim.tank_physics import SimulatedTank
-from firmware.tank_sensor.registers import MODEL_ID, STATUS_VALID
+from firmware.tank_sensor.registers import FIRMWARE_VERSION, MODEL_ID, STATUS_VALID
 
 BAUD = 9600
 
@@ -61,7 +61,7 @@ async def read(c: AsyncModbusSerialClient, address: int, count: int = 1, unit: i
 
 async def test_identity_and_measurement(client: AsyncModbusSerialClient, sim: SensorSimulator) -> None:
     version, status, distance, level = await read(client, 0x0000, 4)
-    assert version == 0x0100
+    assert version == FIRMWARE_VERSION
     assert status & STATUS_VALID
     assert distance == pytest.approx(900, abs=3)  # 2.4 m mount - 1.5 m of water
     assert level == pytest.approx(625, abs=2)  # of the 2400 mm mount height
@@ -94,12 +94,12 @@ async def test_new_unit_id_answers_and_old_one_is_silent(
 
 
 async def test_illegal_address_is_exception_02(client: AsyncModbusSerialClient, sim: SensorSimulator) -> None:
-    response = await client.read_holding_registers(0x0021, count=1, device_id=1)
+    response = await client.read_holding_registers(0x0032, count=1, device_id=1)
     assert isinstance(response, ExceptionResponse)
     assert response.isError() and response.exception_code == 2
     response = await client.write_register(0x0002, 5, device_id=1)
     assert isinstance(response, ExceptionResponse) and response.exception_code == 2
-    assert await read(client, 0x0000) == [0x0100]
+    assert await read(client, 0x0000) == [FIRMWARE_VERSION]
 
 
 async def test_corrupted_frame_times_out_and_the_next_read_works(
@@ -108,7 +108,7 @@ async def test_corrupted_frame_times_out_and_the_next_read_works(
     line.corrupt_next()
     with pytest.raises(ModbusIOException):
         await client.read_holding_registers(0x0000, count=1, device_id=1)
-    assert await read(client, 0x0000) == [0x0100]
+    assert await read(client, 0x0000) == [FIRMWARE_VERSION]
     assert await read(client, 0x0006) == [1]  # our firmware counted the bad CRC
 
 
@@ -123,7 +123,7 @@ async def test_corrupted_reply_is_rejected_by_pymodbus(
     with pytest.raises(ModbusIOException):
         await client.read_holding_registers(0x0000, count=1, device_id=1)
     sim.faults.clear()
-    assert await read(client, 0x0000) == [0x0100]
+    assert await read(client, 0x0000) == [FIRMWARE_VERSION]
 
 
 async def test_several_slaves_on_one_bus(line: PtyLine, client: AsyncModbusSerialClient) -> None:

@@ -14,7 +14,7 @@ from firmware.sim.pty_line import PtyLine
 from firmware.sim.sensor_sim import Faults, MultiSensorBus, SensorSimulator
 from firmware.sim.tank_physics import SimulatedTank
 from firmware.tank_sensor.modbus_slave import crc_ok, with_crc
-from firmware.tank_sensor.registers import INVALID, STATUS_FAULT, STATUS_VALID
+from firmware.tank_sensor.registers import FIRMWARE_VERSION, INVALID, STATUS_FAULT, STATUS_VALID
 
 
 def quiet_tank(start_pct: float = 50.0, **kwargs: object) -> SimulatedTank:
@@ -54,7 +54,7 @@ def test_reads_the_simulated_tank(master: int, sim: SensorSimulator) -> None:
     regs = read_regs(master, 3, 0, 4)
     assert regs is not None
     version, status, distance, level = regs
-    assert version == 0x0100
+    assert version == FIRMWARE_VERSION
     assert status & STATUS_VALID
     assert distance == pytest.approx(1500, abs=3)  # 2.5 m mount, 1.0 m of water
     assert level == pytest.approx(400, abs=2)
@@ -70,7 +70,7 @@ def test_reply_time_matches_the_line(master: int, sim: SensorSimulator) -> None:
 
 def test_other_units_are_ignored(master: int, sim: SensorSimulator) -> None:
     assert read_regs(master, 4, 0, 1, timeout=0.2) is None
-    assert read_regs(master, 3, 0, 1) == [0x0100]
+    assert read_regs(master, 3, 0, 1) == [FIRMWARE_VERSION]
 
 
 def test_no_echo_fault(master: int, sim: SensorSimulator) -> None:
@@ -102,7 +102,7 @@ def test_stuck_reading_stops_following_the_tank(line: PtyLine, master: int) -> N
 def test_slow_replies(master: int, sim: SensorSimulator) -> None:
     sim.faults.reply_delay_s = 0.15
     started = time.monotonic()
-    assert read_regs(master, 3, 0, 1) == [0x0100]
+    assert read_regs(master, 3, 0, 1) == [FIRMWARE_VERSION]
     assert time.monotonic() - started >= 0.15
 
 
@@ -110,7 +110,7 @@ def test_silent_slave_counts_but_never_answers(master: int, sim: SensorSimulator
     sim.faults.silent = True
     assert read_regs(master, 3, 0, 1, timeout=0.2) is None
     sim.faults.silent = False
-    assert read_regs(master, 3, 0, 1) == [0x0100]
+    assert read_regs(master, 3, 0, 1) == [FIRMWARE_VERSION]
 
 
 def test_wrong_unit_answering(master: int, sim: SensorSimulator) -> None:

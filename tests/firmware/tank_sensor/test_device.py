@@ -48,7 +48,7 @@ def test_full_read_of_the_measurement_block(
     sensor.on_uart_bytes(hexbytes("01 03 00 00 00 01 84 0B"), fake_clock.advance(9_000))  # bad CRC
     fake_clock.advance(T35_9600)
     reply = exchange(sensor, fake_clock, with_crc(hexbytes("01 03 00 00 00 0A")), bytewise=False)
-    expected_values = "01 00  00 02  FF FF  FF FF  00 D7  00 01  00 01  00 01  00 00  00 46"
+    expected_values = "01 01  00 02  FF FF  FF FF  00 D7  00 01  00 01  00 01  00 00  00 46"
     assert reply == with_crc(hexbytes("01 03 14" + expected_values))
 
 
@@ -69,7 +69,7 @@ def test_no_reply_until_t35_of_silence(hw: FakeHardware, store: MemoryStore, fak
     assert sensor.on_uart_bytes(request, fake_clock.advance(8 * CHAR_9600)) == b""
     assert not sensor.bus_idle(fake_clock.now_us)
     assert sensor.on_uart_bytes(b"", fake_clock.advance(T35_9600 - 10)) == b""
-    assert sensor.on_uart_bytes(b"", fake_clock.advance(10)) == with_crc(hexbytes("01 03 02 01 00"))
+    assert sensor.on_uart_bytes(b"", fake_clock.advance(10)) == with_crc(hexbytes("01 03 02 01 01"))
     assert sensor.bus_idle(fake_clock.now_us)
 
 
@@ -156,4 +156,5 @@ def test_factory_reset(hw: FakeHardware, store: MemoryStore, fake_clock: FakeClo
     assert hw.bauds == [1200]
     sensor.factory_reset()
     assert hw.bauds == [1200, 9600]
-    assert store.data == {"unit_id": 1, "baud_code": 3, "mount_mm": 2000, "mode": 0}
+    assert store.data == {"unit_id": 1, "baud_code": 3, "mount_mm": 2000, "mode": 0, "commodity": 0, "capacity_l": 0,
+                          "tank_height_mm": 0}

@@ -79,12 +79,14 @@ def test_exchanges_from_the_shared_vectors(vectors: dict[str, Any]) -> None:
 
 def test_illegal_address_reply_vector() -> None:
     slave = ModbusSlave(bank())
-    assert slave.handle_frame(with_crc(hexbytes("01 03 00 21 00 01"))) == hexbytes("01 83 02 C0 F1")
-    # Reaching past 0x0020 from inside the map is illegal too; ending on it is fine.
-    assert slave.handle_frame(with_crc(hexbytes("01 03 00 1F 00 03"))) == hexbytes("01 83 02 C0 F1")
+    assert slave.handle_frame(with_crc(hexbytes("01 03 00 32 00 01"))) == hexbytes("01 83 02 C0 F1")
+    # Reaching past 0x0031 from inside the map is illegal too; ending on it is fine.
+    assert slave.handle_frame(with_crc(hexbytes("01 03 00 30 00 03"))) == hexbytes("01 83 02 C0 F1")
     reply = slave.handle_frame(with_crc(hexbytes("01 03 00 00 00 21")))
     assert reply is not None and reply[:3] == hexbytes("01 03 42")
     assert reply[-4:-2] == hexbytes("4D 54")  # 0x0020 model id "MT"
+    reply = slave.handle_frame(with_crc(hexbytes("01 03 00 00 00 32")))
+    assert reply is not None and reply[:3] == hexbytes("01 03 64")
 
 
 def test_protocol_write_vectors_hit_read_only_registers_in_our_map() -> None:
@@ -125,10 +127,11 @@ def test_write_multiple_replies_start_and_quantity() -> None:
         ("01 06 00 13 00 02", 0x03),  # mode 2
         ("01 06 00 12 00 00", 0x03),  # mount height 0
         ("01 06 00 00 01 00", 0x02),  # firmware version is read-only
-        ("01 06 00 14 00 01", 0x02),  # gap: not writable
+        ("01 06 00 17 00 01", 0x02),  # gap: not writable
+        ("01 06 00 14 00 02", 0x03),  # commodity 2
         ("01 10 00 12 00 02 03 05 DC 00", 0x03),  # byte count disagrees with quantity
         ("01 10 00 12 00 00 00", 0x03),  # quantity 0
-        ("01 10 00 13 00 02 04 00 01 00 01", 0x02),  # runs past the settings into 0x0014
+        ("01 10 00 16 00 02 04 00 01 00 01", 0x02),  # runs past the settings into 0x0017
     ],
 )
 def test_exception_replies(request_hex: str, code: int) -> None:

@@ -23,19 +23,23 @@ def test_defaults_and_layout() -> None:
     regs.crc_errors = 6
     regs.spikes = 7
     regs.uptime_s = 0x0001_86A0  # 100000 s
-    values = regs.read_holding(0x0000, 0x21)
+    values = regs.read_holding(0x0000, 0x32)
     assert values[:10] == [FIRMWARE_VERSION, 0x11, 1234, 383, 0xFFC9, 5, 6, 7, 0x0001, 0x86A0]
     assert values[0x0A:0x10] == [0] * 6  # gap
-    assert values[0x10:0x14] == [1, 3, 2000, 0]  # unit 1, 9600 baud, 2 m, ultrasonic
-    assert values[0x14:0x20] == [0] * 12  # gap
+    # unit 1, 9600 baud, 2 m, ultrasonic, water, no capacity, tank height = mount height
+    assert values[0x10:0x17] == [1, 3, 2000, 0, 0, 0, 0]
+    assert values[0x17:0x20] == [0] * 9  # gap
     assert values[0x20] == MODEL_ID == 0x4D54
+    assert values[0x21:0x25] == [0x2020] * 4  # no serial written at the factory: spaces
+    assert values[0x25] == 0  # RS-485 variant
+    assert values[0x26:0x32] == [0] * 12  # gap, and the write-only PIN reads as 0
 
 
-def test_reads_past_0x0020_are_illegal_addresses() -> None:
+def test_reads_past_0x0031_are_illegal_addresses() -> None:
     regs = RegisterMap(MemoryStore())
     assert regs.read_holding(0x0020, 1) == [MODEL_ID]
-    assert regs.read_holding(0x0015, 2) == [0, 0]
-    for start, qty in ((0x0021, 1), (0x0100, 1), (0x0020, 2), (0x0000, 0x22)):
+    assert regs.read_holding(0x0030, 2) == [0, 0]
+    for start, qty in ((0x0032, 1), (0x0100, 1), (0x0031, 2), (0x0000, 0x33)):
         with pytest.raises(ModbusError) as info:
             regs.read_holding(start, qty)
         assert info.value.code == 2
@@ -106,7 +110,7 @@ def test_write_limits(register: int, good: list[int], bad: list[int]) -> None:
         assert regs.read_holding(register, 1) == [good[-1]]
 
 
-@pytest.mark.parametrize("register", [0x0000, 0x0001, 0x0006, 0x0009, 0x000F, 0x0014, 0x0020, 0x0021])
+@pytest.mark.parametrize("register", [0x0000, 0x0001, 0x0006, 0x0009, 0x000F, 0x0017, 0x0020, 0x0021, 0x0031])
 def test_writes_outside_the_settings_are_illegal_addresses(register: int) -> None:
     with pytest.raises(ModbusError) as info:
         RegisterMap(MemoryStore()).write_holding(register, [1])
