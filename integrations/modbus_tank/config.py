@@ -47,6 +47,14 @@ _MOUNTING_QUANTITIES = {
     "bottom": ("level",),  # metres of liquid measured from below
 }
 
+def pin_code(value: Any) -> int:
+    """A device PIN: up to six digits (text or a number); the error never repeats it."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not text.isdigit() or len(text) > 6:
+        raise vol.Invalid("a PIN is up to six digits")
+    return int(text)
+
+
 SENSOR_SCHEMA = vol.Schema(
     merge(
         modbus_device_schema,
@@ -71,7 +79,12 @@ TCP_BUS_SCHEMA = vol.Schema(
     merge(
         _BUS_COMMON,
         tcp_endpoint_schema,
-        {vol.Optional("timeout", default=1.0): seconds, vol.Optional("framer", default="socket"): vol.In(("socket", "rtu"))},
+        {
+            vol.Optional("timeout", default=1.0): seconds,
+            vol.Optional("framer", default="socket"): vol.In(("socket", "rtu")),
+            # Our tank sensor's Wi-Fi variant: the PIN on its label, written on every connection.
+            vol.Optional("pin"): pin_code,
+        },
     )
 )
 

@@ -23,8 +23,8 @@ from .transport import (
     CrcOrFrameError,
     SlaveException,
     SlaveTimeout,
-    WrongUnit,
     Transport,
+    WrongUnit,
 )
 
 _LOGGER = logging.getLogger(__name__)

@@ -164,10 +164,14 @@ class BusLoadSensor(Entity):
 
 
 async def async_setup_platform(
-    hub: Any, coordinators: list[BusCoordinator], tanks: dict[str, tuple[Tank, str, str | None, float]]
+    hub: Any,
+    coordinators: list[BusCoordinator],
+    tanks: dict[str, tuple[Tank, str, str | None, float]],
+    *,
+    config_entry_id: str | None = None,
 ) -> tuple[EntityPlatform, dict[str, TankState]]:
     """Register bus devices, then one device and its entities per slave; returns the tank models by slave key."""
-    platform = EntityPlatform(hub, DOMAIN)
+    platform = EntityPlatform(hub, DOMAIN, config_entry_id=config_entry_id)
     entities: list[Entity] = []
     models: dict[str, TankState] = {}
     level_entities: list[tuple[Slave, TankState, TankSensor]] = []
@@ -196,10 +200,10 @@ async def async_setup_platform(
             level_entities.append((slave, model, level_entity))
     await platform.add_entities(entities)
     for identifier, area in areas.items():
-        device = hub.devices.get_by_identifier(identifier)
+        registered = hub.devices.get_by_identifier(identifier)
         # The configured area is a default: a user who moved the device on the dashboard keeps theirs.
-        if device is not None and device.area is None:
-            await hub.devices.async_update(device.id, area=area)
+        if registered is not None and registered.area is None:
+            await hub.devices.async_update(registered.id, area=area)
     for slave, model, level_entity in level_entities:
         slave.add_listener(_announcer(hub, model, level_entity))  # after the entities have written
     return platform, models

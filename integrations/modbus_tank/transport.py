@@ -30,6 +30,9 @@ from .rtu import (
     exception_meaning,
 )
 
+ILLEGAL_DATA_VALUE_CODE = 0x03  # our tank sensor: wrong PIN
+BUSY_CODE = 0x06  # our tank sensor: PINs braked after too many wrong ones
+
 
 class SlaveTimeout(ModbusError):
     """The slave did not answer (in time)."""
@@ -128,6 +131,9 @@ class PymodbusTransport:
     async def write_register(self, unit: int, address: int, value: int) -> None:
         await self._call(self._client.write_register, address, value, device_id=unit, unit=unit)
 
+    async def write_registers(self, unit: int, address: int, values: list[int]) -> None:
+        await self._call(self._client.write_registers, address, values, device_id=unit, unit=unit)
+
     async def _call(self, call: Any, *args: Any, unit: int, **kwargs: Any) -> Any:
         from pymodbus.exceptions import ConnectionException, ModbusIOException
         from pymodbus.pdu import ExceptionResponse
@@ -182,10 +188,21 @@ class SerialTransport(PymodbusTransport):
         self.description = port
 
 
-class TcpTransport(PymodbusTransport):
-    """A Modbus TCP gateway (`framer="socket"`) or RTU frames tunnelled over TCP (`"rtu"`)."""
+class PinRefused(BusUnavailable):
+    """A PIN-locked device (our tank sensor's Wi-Fi variant) refused the configured PIN."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 1.0, framer: str = "socket") -> None:
+
+class TcpTransport(PymodbusTransport):
+    """A Modbus TCP gateway (`framer="socket"`) or RTU frames tunnelled over TCP (`"rtu"`).
+
+    With a `pin`, each new connection first writes it to the device's PIN registers (our tank
+    sensor's Wi-Fi variant answers nothing it measures until then; docs/firmware.md).
+    """
+
+    def __init__(
+        self, host: str, port: int, *, timeout: float = 1.0, framer: str = "socket", pin: int | None = None,
+        pin_unit: int = 1,
+    ) -> None:  # fmt: skip
         from pymodbus.client import AsyncModbusTcpClient
         from pymodbus.framer import FramerType
 
@@ -193,6 +210,33 @@ class TcpTransport(PymodbusTransport):
         client = AsyncModbusTcpClient(host, port=port, framer=kind, timeout=timeout, retries=0, reconnect_delay=0)
         super().__init__(client)
         self.description = f"{host}:{port}"
+        self._pin = pin
+        self._pin_unit = pin_unit
+
+    async def connect(self) -> None:
+        await super().connect()
+        if self._pin is not None:
+            try:
+                await unlock(self, self._pin_unit, self._pin)
+            except BaseException:
+                await self.close()
+                raise
+
+
+async def unlock(transport: PymodbusTransport, unit: int, pin: int) -> None:
+    """Write the PIN to a connected device; PinRefused when it says no (wrong, or braked after wrong ones)."""
+    from firmware.tank_sensor.registers import REG_PIN
+
+    try:
+        await transport.write_registers(unit, REG_PIN, [pin >> 16, pin & 0xFFFF])
+    except SlaveException as err:
+        if err.code == ILLEGAL_DATA_VALUE_CODE:
+            raise PinRefused(f"{transport.description}: the sensor refused the PIN") from None
+        if err.code == BUSY_CODE:
+            raise PinRefused(
+                f"{transport.description}: the sensor takes no PIN for a minute after too many wrong ones"
+            ) from None
+        raise
 
 
 def classify_reply(raw: bytes, unit: int) -> ModbusError:
@@ -218,4 +262,6 @@ def build_transport(bus: dict[str, Any]) -> Transport:
             bus["port"], baudrate=bus["baudrate"], parity=bus["parity"], stopbits=bus["stopbits"],
             bytesize=bus["bytesize"], timeout=bus["timeout"],
         )  # fmt: skip
-    return TcpTransport(bus["host"], bus["port"], timeout=bus["timeout"], framer=bus["framer"])
+    first_unit = bus["tanks"][0]["unit_id"] if bus.get("tanks") else 1
+    return TcpTransport(bus["host"], bus["port"], timeout=bus["timeout"], framer=bus["framer"], pin=bus.get("pin"),
+                        pin_unit=first_unit)  # fmt: skip
