@@ -1,9 +1,10 @@
-"""A small ONVIF camera on aiohttp for the tests: device management plus a PullPoint event service.
+"""A small ONVIF camera on aiohttp for the tests: device management, a media service and PullPoint events.
 
 No installable package acts as an ONVIF camera with events, so this answers just enough SOAP for
-onvif-zeep-async: clock, services, capabilities, device information, event properties, PullPoint
-subscriptions with long-poll PullMessages, Renew and Unsubscribe, all behind WS-UsernameToken
-PasswordDigest. Switches let a test make it vanish, expire subscriptions and send garbage.
+onvif-zeep-async: clock, services, capabilities, device information, media profiles and their
+stream URIs (GetProfiles, GetStreamUri), event properties, PullPoint subscriptions with long-poll
+PullMessages, Renew and Unsubscribe, all behind WS-UsernameToken PasswordDigest. Switches let a
+test make it vanish, expire subscriptions, send garbage, or leave out the media service.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import itertools
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
@@ -26,9 +28,10 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DEVICE_NS = "http://www.onvif.org/ver10/device/wsdl"
 EVENTS_NS = "http://www.onvif.org/ver10/events/wsdl"
+MEDIA_NS = "http://www.onvif.org/ver10/media/wsdl"
 
 _NAMESPACES = (
-    f'xmlns:s="{SOAP_ENV}" xmlns:tds="{DEVICE_NS}" xmlns:tev="{EVENTS_NS}"'
+    f'xmlns:s="{SOAP_ENV}" xmlns:tds="{DEVICE_NS}" xmlns:tev="{EVENTS_NS}" xmlns:trt="{MEDIA_NS}"'
     ' xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2"'
     ' xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:wstop="http://docs.oasis-open.org/wsn/t-1"'
     ' xmlns:tns1="http://www.onvif.org/ver10/topics" xmlns:ter="http://www.onvif.org/ver10/error"'
@@ -79,6 +82,18 @@ class DeviceInfo:
     serial: str = "MT-0001"
 
 
+@dataclass(frozen=True)
+class MediaProfile:
+    """One media profile: what GetProfiles says of it and the URI GetStreamUri answers for it."""
+
+    token: str
+    width: int
+    height: int
+    uri: str
+    name: str = ""
+    encoding: str = "H264"
+
+
 class _Fault(Exception):
     """A SOAP fault to send back: `subcode` is an ONVIF error QName like ter:NotAuthorized."""
 
@@ -101,6 +116,8 @@ class OnvifDevice:
         clock_offset: timedelta = timedelta(0),
         max_termination: float | None = None,
         info: DeviceInfo = DeviceInfo(),
+        media: bool = True,
+        profiles: Sequence[MediaProfile] = (),
     ) -> None:
         self.username = username
         self.password = password
@@ -109,6 +126,10 @@ class OnvifDevice:
         # Caps the termination time a client asks for, so a test sees Renew within seconds.
         self.max_termination = max_termination
         self.info = info
+        # Without a media service the camera lists none and faults every media call.
+        self.media = media
+        self.profiles = list(profiles)  # a test may set them after start(), once its RTSP port is known
+        self.stream_requests: list[dict[str, str]] = []  # GetStreamUri: ProfileToken, Stream, Protocol
         self.port = 0
         self.calls: collections.Counter[str] = collections.Counter()
         self.auth_failures = 0
@@ -131,6 +152,7 @@ class OnvifDevice:
         app = web.Application()
         app.router.add_post("/onvif/device_service", self._handle)
         app.router.add_post("/onvif/events", self._handle)
+        app.router.add_post("/onvif/media", self._handle)
         app.router.add_post("/onvif/subscription/{sid}", self._handle)
         # A short shutdown: a camera that vanishes does not wait for its clients.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
@@ -280,6 +302,8 @@ class OnvifDevice:
             services = [(DEVICE_NS, f"{base}/onvif/device_service")]
             if self.events:
                 services.append((EVENTS_NS, f"{base}/onvif/events"))
+            if self.media:
+                services.append((MEDIA_NS, f"{base}/onvif/media"))
             items = "".join(
                 f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{addr}</tds:XAddr>"
                 "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
@@ -295,9 +319,16 @@ class OnvifDevice:
                 if self.events
                 else ""
             )
+            media = (
+                f"<tt:Media><tt:XAddr>{base}/onvif/media</tt:XAddr><tt:StreamingCapabilities>"
+                "<tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>"
+                "<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>"
+                if self.media
+                else ""
+            )
             return (
                 "<tds:GetCapabilitiesResponse><tds:Capabilities>"
-                f"<tt:Device><tt:XAddr>{base}/onvif/device_service</tt:XAddr></tt:Device>{events}"
+                f"<tt:Device><tt:XAddr>{base}/onvif/device_service</tt:XAddr></tt:Device>{events}{media}"
                 "</tds:Capabilities></tds:GetCapabilitiesResponse>"
             )
         if name == "GetDeviceInformation":
@@ -308,6 +339,10 @@ class OnvifDevice:
                 f"</tds:FirmwareVersion><tds:SerialNumber>{escape(info.serial)}</tds:SerialNumber>"
                 "<tds:HardwareId>1</tds:HardwareId></tds:GetDeviceInformationResponse>"
             )
+        if name in _MEDIA_OPERATIONS:
+            if not self.media or request.path != "/onvif/media":
+                raise _Fault("ter:ActionNotSupported", f"{name} is not supported here")
+            return self._media(name, operation)
         if not self.events or name not in _EVENT_OPERATIONS:
             raise _Fault("ter:ActionNotSupported", f"{name} is not supported")
         if name == "GetEventProperties":
@@ -341,6 +376,38 @@ class OnvifDevice:
             f"<tt:Second>{now.second}</tt:Second></tt:Time><tt:Date><tt:Year>{now.year}</tt:Year>"
             f"<tt:Month>{now.month}</tt:Month><tt:Day>{now.day}</tt:Day></tt:Date></tt:UTCDateTime>"
             "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+        )
+
+    def _media(self, name: str, operation: ET.Element) -> str:
+        """GetProfiles and GetStreamUri (RTP-Unicast over RTSP only, as most cameras offer)."""
+        if name == "GetProfiles":
+            return f"<trt:GetProfilesResponse>{''.join(map(self._profile, self.profiles))}</trt:GetProfilesResponse>"
+        token_element = _find(operation, "ProfileToken")
+        token = (token_element.text or "").strip() if token_element is not None else ""
+        stream_element, protocol_element = _find(operation, "Stream"), _find(operation, "Protocol")
+        stream = (stream_element.text or "").strip() if stream_element is not None else ""
+        protocol = (protocol_element.text or "").strip() if protocol_element is not None else ""
+        self.stream_requests.append({"ProfileToken": token, "Stream": stream, "Protocol": protocol})
+        profile = next((p for p in self.profiles if p.token == token), None)
+        if profile is None:
+            raise _Fault("ter:InvalidArgVal", f"no profile {token!r}")
+        if stream != "RTP-Unicast" or protocol != "RTSP":
+            raise _Fault("ter:InvalidArgVal", f"stream setup {stream}/{protocol} is not supported")
+        return (
+            f"<trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>{escape(profile.uri)}</tt:Uri>"
+            "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false"
+            "</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetStreamUriResponse>"
+        )
+
+    @staticmethod
+    def _profile(profile: MediaProfile) -> str:
+        name = escape(profile.name or profile.token)
+        return (
+            f"<trt:Profiles token={quoteattr(profile.token)} fixed=\"true\"><tt:Name>{name}</tt:Name>"
+            f"<tt:VideoEncoderConfiguration token={quoteattr(profile.token + '_enc')}><tt:Name>{name}</tt:Name>"
+            f"<tt:UseCount>1</tt:UseCount><tt:Encoding>{escape(profile.encoding)}</tt:Encoding>"
+            f"<tt:Resolution><tt:Width>{profile.width}</tt:Width><tt:Height>{profile.height}</tt:Height>"
+            "</tt:Resolution><tt:Quality>4</tt:Quality></tt:VideoEncoderConfiguration></trt:Profiles>"
         )
 
     def _event_properties(self) -> str:
@@ -452,4 +519,5 @@ class OnvifDevice:
         return web.Response(text=envelope, status=fault.status, content_type="application/soap+xml", charset="utf-8")
 
 
+_MEDIA_OPERATIONS = {"GetProfiles", "GetStreamUri"}
 _EVENT_OPERATIONS = {"GetEventProperties", "CreatePullPointSubscription", "PullMessages", "Renew", "Unsubscribe"}

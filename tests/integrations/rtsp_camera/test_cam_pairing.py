@@ -47,13 +47,20 @@ async def test_offers_for_rtsp_announcements_and_onvif_answers() -> None:
                   extra={"endpoint": "urn:uuid:1234", "hardware": "IPC-1", "xaddrs": ["http://10.0.0.40:8080/x"]})
     offer = await async_discovered(None, onvif)
     assert offer is not None and (offer.unique_id, offer.title) == ("urn:uuid:1234", "IPC-1")
-    assert [a.key for a in offer.asks] == ["username", "password", "stream_path"] and offer.asks[2].default == "/"
+    # The stream comes from ONVIF GetStreamUri: only the credentials are asked.
+    assert [(a.key, a.secret) for a in offer.asks] == [("username", False), ("password", True)]
     assert offer.address_data == {"host": "10.0.0.40", "onvif_port": 8080}
     assert await async_discovered(None, Found(source="bluetooth", address="AA:BB")) is None
 
+    # An entry paired before ONVIF streams (one `stream_path`) keeps working.
     conf = camera_conf({"name": "Patio", "id": "patio", "host": "fd00::5", "rtsp_port": 554, "stream_path": "/s1",
                         "username": "u", "password": "p", "onvif_port": 8080})  # fmt: skip
-    assert conf["sub_url"] == "rtsp://[fd00::5]:554/s1" and conf["onvif"] == {"port": 8080}
+    assert conf["sub_url"] == "rtsp://[fd00::5]:554/s1" and "main_url" not in conf and conf["onvif"] == {"port": 8080}
+    # An ONVIF entry: both streams on the entry's host (which `address_data` updates), paths kept apart.
+    both = camera_conf({"name": "Gate", "id": "gate", "host": "10.0.0.41", "rtsp_port": 8554, "main_path": "/ch1/main",
+                        "sub_path": "/cam?channel=1&subtype=1", "main_rtsp_port": 554, "onvif_port": 80})  # fmt: skip
+    assert both["main_url"] == "rtsp://10.0.0.41:554/ch1/main"
+    assert both["sub_url"] == "rtsp://10.0.0.41:8554/cam?channel=1&subtype=1"
 
 
 @pytest.fixture
