@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .manager import EVENT_DEVICE_DISCOVERED, EVENT_DEVICE_PAIRED, PairingManager, PairingUnavailable, UnknownDiscovered
-from .models import Ask, Discovered, Found, Offer, Paired, PairingError, PairResult
+from .models import CANNOT_PAIR, Ask, Discovered, Found, Offer, Paired, PairingError, PairResult
 
 __all__ = [
+    "CANNOT_PAIR",
     "EVENT_DEVICE_DISCOVERED",
     "EVENT_DEVICE_PAIRED",
     "Ask",

@@ -22,7 +22,7 @@ from ..errors import HubError
 from ..integrations import IntegrationState
 from ..loader import discovery_index, match_bluetooth
 from ..scope import ScopedHub
-from .models import Ask, Discovered, Found, Offer, Paired, PairingError, PairResult
+from .models import CANNOT_PAIR, Ask, Discovered, Found, Offer, Paired, PairingError, PairResult
 from .probing import WsDiscoveryPoller
 from .store import DiscoveredStore
 
@@ -119,7 +119,8 @@ class PairingManager:
             now = self._hub.clock.time()
             row = Discovered(
                 id=before.id if before else new_id(), domain=domain, unique_id=offer.unique_id, title=offer.title,
-                kind=offer.kind, source=found.source, found=found, asks=offer.asks, details=dict(offer.details),
+                kind=offer.kind, source=found.source, found=found, asks=offer.asks,
+                details={**offer.details, **({CANNOT_PAIR: offer.cannot_pair} if offer.cannot_pair else {})},
                 first_seen=before.first_seen if before else now, last_seen=now,
                 ignored=before.ignored if before else False, present=True,
             )  # fmt: skip
@@ -171,6 +172,8 @@ class PairingManager:
     async def pair(self, item_id: str, answers: Mapping[str, str], context: Context | None = None) -> PairResult:
         """Run the integration's async_pair with the answers and save the config entry; PairingError if refused."""
         row = await self.get(item_id)
+        if row.details.get(CANNOT_PAIR):
+            raise PairingUnavailable(f"{row.title}: {row.details[CANNOT_PAIR]}")
         checked = check_answers(row.asks, answers)
         flow = await self._flow(row.domain)
         if flow is None:

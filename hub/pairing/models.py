@@ -79,6 +79,12 @@ class Offer:
     details: Mapping[str, Any] = field(default_factory=dict, hash=False)  # shown as found (model, firmware)
     # Where the device is now: merged into an existing entry's data with this unique id (a new address).
     address_data: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # Listed so the household knows it is there, but the hub cannot run it: why, in words (kept in
+    # the row's details under CANNOT_PAIR; pairing it answers 503 with this).
+    cannot_pair: str | None = None
+
+
+CANNOT_PAIR = "cannot_pair"
 
 
 @dataclass(frozen=True)

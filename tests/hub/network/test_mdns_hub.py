@@ -17,6 +17,7 @@ from hub.auth import ROLE_ADMIN, ROLE_RESIDENT
 from hub.clock import ManualClock
 from hub.loader import CUSTOM_DIR
 from hub.network.mdns import HUB_ID_FILE
+from hub.pairing import PairingUnavailable
 from hub.runtime import MDNS_ENV, Hub
 
 PASSWORD = "a long enough password"
@@ -71,9 +72,21 @@ async def test_hub_announces_its_api_port_browses_and_says_goodbye_on_stop(
             }
             assert added[0]["addresses"] == [link.host] and added[0]["port"] == hub.http.port
 
-            await peer.send(op="register", type="_esphomelib._tcp.local.", name="garage", properties={"mac": "aa"})
+            await peer.send(op="register", type="_esphomelib._tcp.local.", name="garage",
+                            properties={"mac": "a4cf12b3c4d5", "version": "2024.6.1", "friendly_name": "Garage door"})
             await until(lambda: "garage._esphomelib._tcp.local." in hub.mdns.found, "the hub to find the device", 30)
-            assert hub.mdns.found["garage._esphomelib._tcp.local."].domains == ("espfake",)
+            assert set(hub.mdns.found["garage._esphomelib._tcp.local."].domains) == {"esphome", "espfake"}
+
+            # Through real mDNS into the Discovered list: an ESPHome device is listed with what it is, not pairable.
+            async def listed() -> list[Any]:
+                return [row for row in await hub.pairing.list() if row.domain == "esphome"]
+
+            [row] = await until(listed, "the ESPHome device in the Discovered list", 30)
+            assert (row.title, row.kind, row.unique_id, row.found.host) == ("Garage door", "esphome",
+                                                                              "mac:a4cf12b3c4d5", link.peer)
+            assert row.details["esphome_version"] == "2024.6.1" and "cannot run them" in row.details["cannot_pair"]
+            with pytest.raises(PairingUnavailable, match="Garage door: Maderas Hub lists ESPHome devices"):
+                await hub.pairing.pair(row.id, {})
 
             body = await resident_get(hub, "/api/network")
             assert body == {"mdns": {"state": "running", "reason": None, "interfaces": [link.host],
