@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,8 +100,9 @@ def _run_demo(config_dir: Path) -> int:
     from .demo_camera import DemoCamera
     from .demo_climate import DemoClimate
     from .demo_receiver import DemoReceiver
+    from .demo_wifi_tank import DemoWifiTank
 
-    write_demo_config(config_dir, alarms=True, climate=True, camera=True)
+    write_demo_config(config_dir, alarms=True, climate=True, camera=True, wifi_tank=True)
     camera_port = configured_camera_port(config_dir)
     with DemoDevices(config_dir) as devices:
         _LOGGER.info("Simulated tank sensors (firmware, units 1-3) on %s, tank time x%g",
@@ -110,15 +111,20 @@ def _run_demo(config_dir: Path) -> int:
         async def hub_with_peers() -> int:  # suppliers, receiver, beacons and camera share the hub's loop, stop after it
             async with (
                 DemoSuppliers(config_dir, devices), DemoReceiver(config_dir), DemoClimate(config_dir) as climate,
-                DemoCamera(config_dir, port=camera_port or 0),
+                DemoCamera(config_dir, port=camera_port or 0), DemoWifiTank(config_dir) as newcomer,
             ):  # fmt: skip
-                return await _run_hub(config_dir, prepare=climate.attach)
+                return await _run_hub(config_dir, prepare=climate.attach, started=newcomer.hub_started)
 
         return asyncio.run(hub_with_peers())
 
 
-async def _run_hub(config_dir: Path, *, prepare: Callable[[Hub], None] | None = None) -> int:
-    """Run a hub until SIGTERM / SIGINT; `prepare(hub)` runs before it starts (the demo's stand-ins)."""
+async def _run_hub(
+    config_dir: Path,
+    *,
+    prepare: Callable[[Hub], None] | None = None,
+    started: Callable[[Hub], Awaitable[None]] | None = None,
+) -> int:
+    """Run a hub until SIGTERM / SIGINT; `prepare(hub)` runs before it starts, `started(hub)` after (demo stand-ins)."""
     from .runtime import Hub
 
     hub = Hub(config_dir)
@@ -144,6 +150,8 @@ async def _run_hub(config_dir: Path, *, prepare: Callable[[Hub], None] | None = 
         for error in hub.config_errors:
             _LOGGER.error("Configuration: %s", error)
         _LOGGER.info("Hub ready in %s (%d integrations loaded)%s", config_dir, _loaded_count(hub), _where(hub))
+        if started is not None:
+            await started(hub)
         await hub.wait_stopped()
         return 0
     finally:

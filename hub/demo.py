@@ -51,6 +51,7 @@ from .demo_camera import camera_block, camera_secrets
 from .demo_climate import climate_block, climate_secrets
 from .demo_peer import DemoPeer
 from .demo_receiver import RECEIVER_HOST
+from .demo_wifi_tank import wifi_tank_secrets
 from .registry import slugify
 
 _LOGGER = logging.getLogger(__name__)
@@ -385,7 +386,7 @@ def _alarm_secrets() -> str:
 
 def write_demo_config(
     config_dir: Path, *, server_port: int | None = None, resupply: bool | None = None, alarms: bool = False,
-    climate: bool = False, camera: bool = False,
+    climate: bool = False, camera: bool = False, wifi_tank: bool = False,
 ) -> None:
     """Write the demo configuration into `config_dir` (an existing one is kept as it is).
 
@@ -393,7 +394,8 @@ def write_demo_config(
     suppliers (default: when the example supplier service can be imported); `alarms` the alarm
     panel and the command centre with its demo receiver; `climate` the BLE climate sensors with
     their proxy endpoint (hub/demo_climate.py); `camera` the front-door camera (hub/demo_camera.py),
-    with a camera zone on the alarm panel when both are on. `hub demo` asks for all of them; they are
+    with a camera zone on the alarm panel when both are on; `wifi_tank` the PIN of the unpaired Wi-Fi
+    tank sensor (hub/demo_wifi_tank.py). `hub demo` asks for all of them; they are
     off by default so a test of the tanks or suppliers gets a configuration without them. Their
     loopback ports are picked now, all at once (never one twice), and their keys written to
     secrets.yaml.
@@ -425,6 +427,8 @@ def write_demo_config(
     if camera:
         text += camera_block(free.pop())
         added += camera_secrets()
+    if wifi_tank:
+        added += wifi_tank_secrets()
     if added:
         with (config_dir / SECRETS_FILE).open("a", encoding="utf-8") as secrets_file:  # written 0600 above
             secrets_file.write(added)

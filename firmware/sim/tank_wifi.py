@@ -211,3 +211,18 @@ class WifiTankSimulator:
 async def no_announcer(spec: ServiceSpec) -> AsyncIterator[ServiceSpec]:
     """An announcer that announces nothing (the spec is handed over some other way)."""
     yield spec
+
+
+def mdns_announcer(hostname: str) -> Announcer:
+    """Announce with the firmware's own mDNS responder (firmware/mdns), bound to the spec's address only."""
+
+    @contextlib.asynccontextmanager
+    async def announce(spec: ServiceSpec) -> AsyncIterator[object]:
+        from firmware.mdns.responder import Responder, Service
+        from firmware.sim.mdns_host import HostResponder
+
+        service = Service(spec.name, spec.type, spec.port, dict(spec.properties))
+        async with HostResponder(Responder(hostname, spec.address, [service]), spec.address) as runner:
+            yield runner
+
+    return announce
