@@ -5,35 +5,36 @@
 (scanner.py), all owned by the integration's scope. A missing adapter is a status on the
 "Bluetooth adapter" sensor, retried in the background; the rest of the hub, and the proxies, run on.
 A Mopeka with a `tank:` block feeds the shared tank model (hub.tanks) and gets the same tank
-entities and `tank_refilled` event as a modbus_tank tank.
+entities and `tank_refilled` event as a modbus_tank tank. Recognised devices nobody configured are
+offered to the Discovered list (discovery.py); pairing one, or a BLE proxy found over mDNS
+(pairing.py), makes a config entry that joins the running integration (runtime.py).
 The design is in docs/ble_climate.md.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import CONFIG_SCHEMA
 
-__all__ = ["CONFIG_SCHEMA", "REFRESH_S", "async_setup", "async_unload", "get_runtime"]
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
+__all__ = [
+    "CONFIG_SCHEMA",
+    "REFRESH_S",
+    "async_setup",
+    "async_setup_entry",
+    "async_unload",
+    "async_unload_entry",
+    "get_runtime",
+]
+
+DOMAIN = "ble_climate"
 RUNTIME_ATTR = "ble_climate_runtime"  # attribute of the integration's ScopedHub
 REFRESH_S = 10.0  # availability and last-seen check
 COUNTERS_EVERY = 6  # the adapter sensor's counters are rewritten every 6th check (a minute)
 EXPIRE_EVERY = 360  # unheard devices are forgotten once an hour
-
-
-class Runtime:
-    """What setup built, for tests and diagnostics: manager, scanner, proxy server, entities."""
-
-    def __init__(self, manager: Any, scanner: Any, server: Any, devices: dict[str, Any], adapter: Any,
-                 proxies: dict[str, Any]) -> None:  # fmt: skip
-        self.manager = manager
-        self.scanner = scanner
-        self.server = server
-        self.devices = devices
-        self.adapter = adapter
-        self.proxies = proxies
 
 
 def get_runtime(hub: Any) -> Runtime:
@@ -48,28 +49,39 @@ async def async_setup(hub: Any, config: dict[str, Any], *, scanner_factory: Any 
     """Proxy endpoint, entities, pipeline and scanner; `scanner_factory` replaces bleak in tests."""
     from hub.entities import EntityPlatform
 
+    from .discovery import DiscoveryFeed
     from .manager import BleClimateManager
-    from .proxy import ProxyServer
+    from .models import Advertisement
+    from .proxy import ProxyServer, ProxyStatus
+    from .runtime import Runtime, reading_listener
     from .scanner import LocalScanner, bleak_scanner_factory
     from .sensor import AdapterSensor, BleDevice, ProxySensor
 
     manager = BleClimateManager(config["devices"])
-    platform = EntityPlatform(hub, "ble_climate")
+    platform = EntityPlatform(hub, DOMAIN)
     devices = {address: BleDevice(address, block) for address, block in config["devices"].items()}
     adapter = AdapterSensor(config["adapter"], manager)
 
+    proxies: dict[str, ProxySensor] = {}  # paired proxies join and leave at runtime (runtime.py)
+
+    def show_proxy(status: ProxyStatus) -> None:
+        sensor = proxies.get(status.proxy_id)
+        if sensor is not None:
+            sensor.show(status)
+
     server: ProxyServer | None = None
-    proxies: dict[str, ProxySensor] = {}
-    if config["proxy_port"] and config["proxies"]:
+    if config["proxy_port"]:
         server = ProxyServer(
             tokens={p["id"]: p["token"] for p in config["proxies"]}, clock=hub.clock,
             on_advertisement=manager.handle, host=config["proxy_host"], port=config["proxy_port"],
-            on_status=lambda status: proxies[status.proxy_id].show(status),
+            on_status=show_proxy,
         )  # fmt: skip
-        proxies = {proxy_id: ProxySensor(server.status(proxy_id)) for proxy_id in server.proxy_ids}
-        # Listening first: a port in use fails the setup (not ready, retried) before anything else starts.
-        await server.start()
+        proxies.update({proxy_id: ProxySensor(server.status(proxy_id)) for proxy_id in server.proxy_ids})
         hub.on_unload(server.stop)
+        if config["proxies"]:
+            # Listening first: a port in use fails the setup (not ready, retried) before anything else starts.
+            # Without YAML proxies it listens once a paired one needs it.
+            await server.start()
     elif config["proxies"]:
         hub.logger.warning("ble_climate: proxy_port is 0, the %d configured proxies cannot connect",
                            len(config["proxies"]))  # fmt: skip
@@ -77,21 +89,23 @@ async def async_setup(hub: Any, config: dict[str, Any], *, scanner_factory: Any 
     def add_later(entities: list[Any]) -> None:
         hub.create_task(platform.add_entities(entities), "ble_climate add entities")
 
-    def on_reading(device: BleDevice) -> Any:
-        def listener(reading: Any, signal: Any) -> None:
-            new = device.apply(reading, signal)
-            now = hub.clock.time()
-            device.refresh(True, manager.tracker.interval(device.address), reading.time, now)
-            device.announce_refill(hub.bus)  # after the writes: a listener reading the level sees the new one
-            if new:
-                add_later(new)
-
-        return listener
-
     for address, device in devices.items():
-        manager.listen(address, on_reading(device))
+        manager.listen(address, reading_listener(hub, manager, device, add_later))
     await platform.add_entities([adapter, *proxies.values(), *(e for d in devices.values() for e in d.entities)])
     await _suggest_areas(hub, devices)
+
+    def ready() -> bool:
+        # Only the hub's own instance offers devices: pairing looks for this runtime on that instance
+        # (and there is no pairing while the hub is still starting).
+        integrations = hub.integrations
+        return hub.pairing is not None and integrations is not None and integrations.scoped_hub(DOMAIN) is hub
+
+    async def offer(found: Any, adv: Advertisement) -> None:
+        await hub.pairing.bluetooth(found, service_uuids=adv.service_uuids, service_data_uuids=list(adv.service_data),
+                                    manufacturer_ids=list(adv.manufacturer_data))  # fmt: skip
+
+    feed = DiscoveryFeed(time=hub.clock.time, sink=offer, start_task=hub.create_task, ready=ready)
+    manager.on_discovered = feed
 
     ticks = 0
 
@@ -112,7 +126,8 @@ async def async_setup(hub: Any, config: dict[str, Any], *, scanner_factory: Any 
         if ticks % COUNTERS_EVERY == 0:
             adapter.write_state()
         if ticks % EXPIRE_EVERY == 0:
-            manager.expire(now)
+            for address in manager.expire(now):
+                feed.forget(address)
 
     for device in devices.values():
         device.refresh(False, None, None, hub.clock.time())
@@ -124,7 +139,9 @@ async def async_setup(hub: Any, config: dict[str, Any], *, scanner_factory: Any 
         scanning_mode=config["scanning_mode"],
     )  # fmt: skip
     adapter.show(scanner.status)
-    setattr(hub, RUNTIME_ATTR, Runtime(manager, scanner, server, devices, adapter, proxies))
+    runtime = Runtime(manager=manager, scanner=scanner, server=server, devices=devices, adapter=adapter,
+                      proxies=proxies, feed=feed, yaml_proxies=frozenset(p["id"] for p in config["proxies"]))  # fmt: skip
+    setattr(hub, RUNTIME_ATTR, runtime)
     hub.create_task(scanner.run(), f"ble_climate scanner {config['adapter']}")
     hub.on_unload(scanner.stop)
 
@@ -135,6 +152,16 @@ async def _suggest_areas(hub: Any, devices: dict[str, Any]) -> None:
         entry = device.signal.device_entry
         if device.area and entry is not None and entry.area is None:
             await hub.devices.async_update(entry.id, area=device.area)
+
+
+async def async_setup_entry(hub: Any, entry: Any) -> None:
+    """A paired sensor or proxy (pairing.py) joins the running integration, owned by the entry's scope."""
+    parent = hub.integrations.scoped_hub(DOMAIN)
+    await get_runtime(parent).setup_entry(hub, entry)
+
+
+async def async_unload_entry(hub: Any, entry: Any) -> None:
+    """Nothing beyond the entry's scope: it drops the device or the proxy's token and removes the entities."""
 
 
 async def async_unload(hub: Any) -> None:

@@ -95,6 +95,12 @@ DEVICE_SCHEMA = vol.Schema(
 
 PROXY_SCHEMA = vol.Schema({vol.Required("id"): proxy_id, vol.Required("token"): token})
 
+# Config entries made by pairing (pairing.py): a device block with its address, or a proxy and its token.
+DEVICE_ENTRY_SCHEMA = vol.Schema(
+    {vol.Required("address"): mac_address, vol.Optional("name"): string, vol.Optional("bindkey"): bindkey}
+)
+PROXY_ENTRY_SCHEMA = vol.Schema({vol.Required("proxy_id"): proxy_id, vol.Required("token"): token})
+
 
 def _devices(value: Any) -> dict[str, dict[str, Any]]:
     """{address: {...}} with addresses normalised; each error keyed by the address as written."""
@@ -153,4 +159,14 @@ CONFIG_SCHEMA = vol.All(
     _check,
 )
 
-__all__ = ["CONFIG_SCHEMA", "SCANNING_MODES", "TANK_SCHEMA", "bindkey", "mac_address"]
+__all__ = [
+    "CONFIG_SCHEMA",
+    "DEVICE_ENTRY_SCHEMA",
+    "PROXY_ENTRY_SCHEMA",
+    "SCANNING_MODES",
+    "TANK_SCHEMA",
+    "bindkey",
+    "mac_address",
+    "proxy_id",
+    "token",
+]

@@ -4,7 +4,9 @@ Every advertisement, from the local scanner or any proxy, goes through `BleClima
 the merger notes its source's signal, `Tracker.seen` drops an exact repeat (the same packet heard
 by two sources, or a device repeating itself) before any parsing, `ParserSet.parse` decodes what is
 new, and the reading goes to the device's entities. Data is taken from whichever source hears a
-packet first; only the shown signal strength and source follow the merger's choice.
+packet first; only the shown signal strength and source follow the merger's choice. A recognised
+device nobody configured is kept in `discovered` and handed to `on_discovered` (the Discovered-list
+feed); a device paired at runtime is `configure`d and `unconfigure`d as its config entry comes and goes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from mopeka_iot_ble import MediumType
 
 from integrations.ble_climate.models import Advertisement, Reading
-from integrations.ble_climate.parsers import ParserSet
+from integrations.ble_climate.parsers import ParserSet, is_encrypted
 from integrations.ble_climate.tracker import Tracker
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Discovered:
     rssi: int
     time: float
     problem: str | None
+    encrypted: bool = False  # its advertisements are sealed: pairing asks for the bindkey
 
 
 class SourceMerger:
@@ -93,6 +96,7 @@ class SourceMerger:
 
 
 ReadingListener = Callable[[Reading, SourceSignal], None]
+DiscoveredListener = Callable[[Discovered, Advertisement], None]
 
 
 class BleClimateManager:
@@ -118,10 +122,30 @@ class BleClimateManager:
         self.advertisements = 0
         self.readings = 0
         self._listeners: dict[str, ReadingListener] = {}
+        # Called with each unconfigured device's reading and the advertisement it came from; must not raise.
+        self.on_discovered: DiscoveredListener | None = None
 
     def listen(self, address: str, listener: ReadingListener) -> None:
         """Call `listener(reading, signal)` for each reading of a configured device."""
         self._listeners[address.upper()] = listener
+
+    def unlisten(self, address: str) -> None:
+        """Stop calling the device's listener."""
+        self._listeners.pop(address.upper(), None)
+
+    def configure(self, address: str, block: Mapping[str, Any]) -> None:
+        """A device configured while running (a paired config entry): parsed with its bindkey from now on."""
+        address = address.upper()
+        self.devices[address] = dict(block)
+        self.parsers.set_bindkey(address, block.get("bindkey"))
+        self.discovered.pop(address, None)
+
+    def unconfigure(self, address: str) -> None:
+        """The device's config entry went: it is an unconfigured device again (listed when next heard)."""
+        address = address.upper()
+        self.devices.pop(address, None)
+        self.unlisten(address)
+        self.parsers.set_bindkey(address, None)
 
     def handle(self, adv: Advertisement) -> None:
         """The one entry point for every advertisement; never raises for what the radio brings."""
@@ -139,18 +163,23 @@ class BleClimateManager:
         if listener is not None:
             listener(reading, signal)
         elif reading.address not in self.devices:
-            self._discover(reading, signal)
+            self._discover(reading, signal, adv)
 
-    def _discover(self, reading: Reading, signal: SourceSignal) -> None:
+    def _discover(self, reading: Reading, signal: SourceSignal, adv: Advertisement) -> None:
         if reading.address not in self.discovered:
             _LOGGER.debug("unconfigured %s device %s heard", reading.kind, reading.address)
-        self.discovered[reading.address] = Discovered(
+        item = self.discovered[reading.address] = Discovered(
             address=reading.address, kind=reading.kind, name=reading.name, model=reading.model,
-            rssi=signal.rssi, time=reading.time, problem=reading.problem,
+            rssi=signal.rssi, time=reading.time, problem=reading.problem, encrypted=is_encrypted(adv),
         )  # fmt: skip
         self.discovered.move_to_end(reading.address)
         while len(self.discovered) > DISCOVERED_KEPT:
             self.discovered.popitem(last=False)
+        if self.on_discovered is not None:
+            try:
+                self.on_discovered(item, adv)
+            except Exception:  # the scanner's and the proxies' callbacks must never see it
+                _LOGGER.exception("unconfigured device %s could not be offered for pairing", reading.address)
 
     def expire(self, now: float) -> list[str]:
         """Forget devices silent for a day, in every part of the pipeline."""

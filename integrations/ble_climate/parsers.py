@@ -146,6 +146,16 @@ class ParserSet:
         for kept in (self._bthome, self._xiaomi, self._mopeka, self._custom):
             kept.pop(address, None)
 
+    def set_bindkey(self, address: str, key: bytes | None) -> None:
+        """Give a device a bindkey (a paired device) or take it away; its parser state starts afresh."""
+        address = address.upper()
+        if key is None:
+            self._bindkeys.pop(address, None)
+        else:
+            self._bindkeys[address] = key
+        # The libraries take the key when made, and their counters belong to the old key.
+        self.forget(address)
+
     def _parse_bthome(self, adv: Advertisement, data: bytes) -> Reading | None:
         kept = self._bthome.get(adv.address)
         if kept is None:
@@ -255,6 +265,18 @@ def _problem(
         address=adv.address, kind=kind, time=adv.time, values={}, name=name, model=model,
         trigger_based=trigger_based, problem=problem,
     )  # fmt: skip
+
+
+def is_encrypted(adv: Advertisement) -> bool:
+    """Whether this advertisement's payload is sealed with a bindkey (by its own flags, no key needed)."""
+    if (data := adv.service_data.get(BTHOME_UUID)) is not None:
+        return bool(data) and bool(data[0] & _BTHOME_ENCRYPTED)
+    if (data := adv.service_data.get(MIBEACON_UUID)) is not None:
+        return bool(data) and bool(data[0] & _XIAOMI_ENCRYPTED)
+    if (data := adv.service_data.get(ENVIRONMENT_UUID)) is not None:
+        layout = _CUSTOM_LAYOUTS.get(len(data))
+        return layout is not None and layout[1]
+    return False  # Mopeka sends in the clear
 
 
 def _kind_of(adv: Advertisement) -> Kind:

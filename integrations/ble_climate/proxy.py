@@ -5,7 +5,8 @@ this file only adds the server's side: a fresh nonce per connection, the proof c
 configured token (constant time, and the same work for an unknown id), refusals with the
 protocol's ERROR frame, keepalive, and each record turned into an `Advertisement` dated on the hub's
 clock as (batch arrival - record age). Socket timeouts run on the event loop's time: they guard a
-real socket, not the hub's schedule.
+real socket, not the hub's schedule. Tokens of paired proxies (config entries) come and go while it
+runs (`add_token` / `remove_token`); a removed proxy's live link is closed with E_UNKNOWN_PROXY.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class ProxyStatus:
     dropped: int = 0  # records the proxy lost to buffer overflow, as it reports them
     bad_records: int = 0  # records whose AD data did not parse
     last_error: str | None = None
+    # Why a proxy that was just given a token has not connected yet; cleared when it gets in.
+    waiting: str | None = None
 
 
 class _Refused(Exception):
@@ -122,6 +125,33 @@ class ProxyServer:
     def proxy_ids(self) -> list[str]:
         """The configured proxies."""
         return list(self._status)
+
+    @property
+    def listening(self) -> bool:
+        """True between start() and stop()."""
+        return self._server is not None
+
+    def add_token(self, proxy_id: str, token: str, *, waiting: str | None = None) -> ProxyStatus:
+        """Accept `proxy_id` with `token` from now on (a paired proxy); its fresh status shows `waiting`."""
+        if proxy_id in self._tokens:
+            raise ValueError(f"BLE proxy {proxy_id!r} already has a token")
+        self._tokens[proxy_id] = token.encode()
+        self._forget_warnings(proxy_id)  # a proxy that was refused before its pairing is news again
+        status = self._status[proxy_id] = ProxyStatus(proxy_id=proxy_id, waiting=waiting)
+        return status
+
+    async def remove_token(self, proxy_id: str) -> None:
+        """Refuse `proxy_id` from now on and close its link if it has one."""
+        self._tokens.pop(proxy_id, None)
+        self._status.pop(proxy_id, None)
+        session = self._sessions.pop(proxy_id, None)
+        if session is None:
+            return
+        _LOGGER.info("BLE proxy %r removed: closing its connection", proxy_id)
+        # Unregistered first, so the cancelled link's end does not write a status for a removed proxy.
+        if session.task is not None:
+            session.task.cancel()
+        await self._close(session.writer, protocol.E_UNKNOWN_PROXY, "this proxy was removed from the hub")
 
     async def start(self) -> None:
         """Listen; OSError (address in use, no permission) propagates: the hub retries the setup."""
@@ -232,7 +262,7 @@ class ProxyServer:
         self._forget_warnings(hello.proxy_id)
         _LOGGER.info("BLE proxy %r connected from %s (%s)", hello.proxy_id, peer, hello.firmware)
         self._update(hello.proxy_id, connected=True, peer=peer, firmware=hello.firmware,
-                     connected_since=self._clock.time(), last_error=None)  # fmt: skip
+                     connected_since=self._clock.time(), last_error=None, waiting=None)  # fmt: skip
         for frame_type, body in frames[1:]:  # a proxy may send its first frames right behind the hello
             self._handle(session, protocol.decode_body(frame_type, body))
         return session
@@ -302,7 +332,9 @@ class ProxyServer:
                 self._on_advertisement(adv)
             except Exception:  # one bad record must not close a proxy's link
                 _LOGGER.exception("BLE proxy %r: advertisement from %s could not be handled", session.proxy_id, address)
-        old = self._status[session.proxy_id]
+        old = self._status.get(session.proxy_id)
+        if old is None:  # removed while this batch was being read
+            return
         self._status[session.proxy_id] = _replace(
             old, last_batch=arrival, records=old.records + len(batch.records) - bad,
             dropped=batch.dropped, bad_records=old.bad_records + bad,

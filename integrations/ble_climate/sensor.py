@@ -318,6 +318,7 @@ class ProxySensor(Entity):
     def extra_attributes(self) -> dict[str, Any]:  # type: ignore[override]
         s = self.status
         return {
+            "status": "connected" if s.connected else s.waiting or "disconnected",
             "proxy_id": s.proxy_id, "peer": s.peer, "firmware": s.firmware,
             "connected_since": iso(s.connected_since), "last_batch": iso(s.last_batch), "records": s.records,
             "dropped": s.dropped, "bad_records": s.bad_records, "last_error": s.last_error,

@@ -1,7 +1,7 @@
 // Pure logic of the Discovered page (no DOM): reading GET /api/discovered (docs/discovery.md,
 // "The pairing contract ... and the API"), what a row says about itself, the pairing form built
-// from the row's `asks`, and where a refused pairing's message belongs. Tested by
-// web/tests/discovered.test.js.
+// from the row's `asks`, where a refused pairing's message belongs, and what a pairing answer asks
+// to show once (`reveal`: a token the hub made for the device). Tested by web/tests/discovered.test.js.
 import { asList } from './model.js';
 import { epoch } from './alarms-model.js';
 import { t, tOr, formatRelative } from './i18n.js';
@@ -11,7 +11,11 @@ export const POLL_MS = 10000;
 /** The hub event fired when a new device is listed. */
 export const DISCOVERED_EVENT = 'device_discovered';
 
-const KIND_ICONS = { camera: 'camera', climate: 'thermometer', tank: 'drop', alarm: 'shield', binary: 'door' };
+const KIND_ICONS = {
+  camera: 'camera', climate: 'thermometer', tank: 'drop', alarm: 'shield', binary: 'door',
+  // ble_climate's kinds (docs/discovery.md): a BLE proxy has no icon of its own yet.
+  climate_sensor: 'thermometer', tank_sensor: 'drop',
+};
 
 function text(v) {
   return typeof v === 'string' && v !== '' ? v : null;
@@ -157,4 +161,16 @@ export function pairedLink(row) {
 /** The title a successful pairing gave (the server's), else the row's. */
 export function pairedTitle(body, row) {
   return text(body && body.title) || row.title;
+}
+
+/**
+ * What the pairing answer shows the resident once (a token the hub made for the device's own setup
+ * page): [{label, value}] from the 201 body's `reveal`, in the server's order; [] when there is none.
+ * The page shows it in a dialog and keeps it nowhere.
+ */
+export function revealItems(body) {
+  const reveal = body && typeof body.reveal === 'object' && body.reveal !== null && !Array.isArray(body.reveal) ? body.reveal : {};
+  return Object.entries(reveal)
+    .filter(([label, value]) => label !== '' && typeof value === 'string' && value !== '')
+    .map(([label, value]) => ({ label, value }));
 }

@@ -9,7 +9,7 @@ import { installDictionary, setLanguage } from '../static/i18n.js';
 import { ApiError } from '../static/api.js';
 import {
   readAsk, readDiscovered, readDiscoveredList, kindIcon, kindLabel, addressText, seenText, firstSeenText, presence,
-  htmlPattern, formFields, pairBody, pairError, pairedLink, pairedTitle, POLL_MS,
+  htmlPattern, formFields, pairBody, pairError, pairedLink, pairedTitle, revealItems, POLL_MS,
 } from '../static/discovered-model.js';
 
 for (const lang of ['en', 'es-MX']) installDictionary(lang, JSON.parse(readFileSync(join(STATIC, 'i18n', `${lang}.json`), 'utf8')));
@@ -63,6 +63,9 @@ test('kind -> icon and label in both languages; an unknown kind as named', async
   assert.equal(kindIcon('camera'), 'camera');
   assert.equal(kindIcon('climate'), 'thermometer');
   assert.equal(kindIcon('toaster'), 'gauge');
+  assert.equal(kindIcon('climate_sensor'), 'thermometer', 'ble_climate\'s sensors');
+  assert.equal(kindIcon('tank_sensor'), 'drop');
+  assert.equal(kindIcon('ble_proxy'), 'gauge');
   await setLanguage('en', { remember: false });
   assert.equal(kindLabel('camera'), 'Camera');
   assert.equal(kindLabel('toaster'), 'toaster');
@@ -146,4 +149,34 @@ test('after pairing: the server\'s title and where the device now lives', () => 
   assert.equal(pairedLink(row), '#/cameras');
   assert.equal(pairedLink(readDiscovered({ id: 'x', kind: 'climate' })), '#/devices');
   assert.equal(POLL_MS, 10000);
+});
+
+// What the hub answers for a BLE sensor heard but not configured, and for a BLE proxy found over
+// mDNS (integrations/ble_climate/pairing.py), and the 201 answer pairing the proxy.
+const SENSOR = {
+  id: 'b1', domain: 'ble_climate', unique_id: 'A4:C1:38:00:00:03', title: 'BTHome sensor 000003', kind: 'climate_sensor',
+  source: 'bluetooth', host: null, port: null, address: 'A4:C1:38:00:00:03', first_seen: 1768478400,
+  last_seen: 1768478400, ignored: false, present: true,
+  asks: [{ key: 'bindkey', label: 'Bindkey (32 hex digits)', secret: true, default: null }],
+  details: { model: 'BTHome sensor', kind: 'bthome', encrypted: true, rssi: -60 },
+};
+const PROXY_PAIRED = { entry_id: 'e2', title: 'BLE proxy attic-proxy', state: 'loaded', reveal: { 'Proxy token': 'Zq3-long-random-token_value' } };
+
+test('a BLE sensor: its address, a secret bindkey field, and the devices page after pairing', () => {
+  const row = readDiscovered(SENSOR);
+  assert.equal(addressText(row), 'A4:C1:38:00:00:03');
+  assert.deepEqual(formFields(row.asks).map((f) => [f.name, f.type, f.required]), [['bindkey', 'password', true]]);
+  assert.equal(pairedLink(row), '#/devices');
+  assert.deepEqual(revealItems({ entry_id: 'e1', title: 'BTHome sensor 000003', reveal: {} }), [], 'a sensor reveals nothing');
+});
+
+test('the proxy token in the pairing answer is shown once; junk and empty reveals show nothing', () => {
+  assert.deepEqual(revealItems(PROXY_PAIRED), [{ label: 'Proxy token', value: 'Zq3-long-random-token_value' }]);
+  assert.deepEqual(revealItems({ reveal: { 'Proxy token': 'a', 'Hub port': '7700' } }).map((i) => i.label), ['Proxy token', 'Hub port']);
+  assert.deepEqual(revealItems({ entry_id: 'e1', title: 'Porch' }), [], 'an older hub says nothing');
+  assert.deepEqual(revealItems({ reveal: { 'Proxy token': '', '': 'x', n: 5, o: null } }), []);
+  assert.deepEqual(revealItems({ reveal: ['Proxy token'] }), []);
+  assert.deepEqual(revealItems({ reveal: 'token' }), []);
+  assert.deepEqual(revealItems(undefined), []);
+  assert.deepEqual(revealItems(null), []);
 });

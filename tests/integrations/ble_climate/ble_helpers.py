@@ -1,18 +1,27 @@
-"""A fake bleak scanner, bleak's real objects from simulated beacons, and ble_climate set up on the hub fixture."""
+"""A fake bleak scanner, bleak's real objects from simulated beacons, and ble_climate set up on the hub fixture.
+
+`hub_site` starts a whole hub (configuration.yaml, HTTP API, an admin's token) whose ble_climate
+hears through the fake scanner: what the pairing tests drive through /api/discovered.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+import yaml
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
 from firmware.sim.climate_sim import ROOF, ROOM, SimulatedClimateBeacon, local_name_of
+from hub.auth import ROLE_ADMIN
 from hub.clock import ManualClock
 from hub.runtime import Hub
 from integrations import ble_climate
@@ -21,6 +30,25 @@ ROOF_ADDR = "A4:C1:38:00:00:01"
 ROOM_ADDR = "A4:C1:38:00:00:02"
 BINDKEY = bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")
 PROXY_ID, PROXY_TOKEN = "garage-proxy", "proxy-token-0042-secret"
+
+
+def bleak_adv(
+    address: str,
+    *,
+    service_data: dict[str, bytes] | None = None,
+    manufacturer_data: dict[int, bytes] | None = None,
+    service_uuids: list[str] | None = None,
+    name: str | None = None,
+    rssi: int = -60,
+) -> tuple[BLEDevice, AdvertisementData]:
+    """bleak's real BLEDevice / AdvertisementData for a golden advertisement (service UUIDs default to the data's)."""
+    device = BLEDevice(address, name, None)
+    data = AdvertisementData(
+        local_name=name, manufacturer_data=manufacturer_data or {}, service_data=service_data or {},
+        service_uuids=service_uuids if service_uuids is not None else list(service_data or {}),
+        tx_power=None, rssi=rssi, platform_data=(),
+    )  # fmt: skip
+    return device, data
 
 
 def bleak_pair(advert: tuple[str, bytes, dict[str, bytes]], rssi: int = -60) -> tuple[BLEDevice, AdvertisementData]:
@@ -148,3 +176,69 @@ async def ble(hub: Hub) -> AsyncIterator[BleSetup]:
     setup = BleSetup(hub)
     yield setup
     await setup.stop()
+
+
+ADMIN_PASSWORD = "correct horse battery"
+
+
+@dataclass
+class HubSite:
+    """A started hub with ble_climate on a fake scanner, its API on loopback and an admin's bearer token."""
+
+    hub: Hub
+    factory: FakeScannerFactory
+    session: aiohttp.ClientSession
+    base: str
+    token: str
+
+    @property
+    def clock(self) -> ManualClock:
+        clock = self.hub.clock
+        assert isinstance(clock, ManualClock)
+        return clock
+
+    @property
+    def runtime(self) -> Any:
+        return ble_climate.get_runtime(self.hub.integrations.scoped_hub("ble_climate"))
+
+    async def api(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        """Call the API as the admin; asserts the status and returns the JSON body (None for 204)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with self.session.request(method, self.base + path, json=body, headers=headers) as response:
+            assert response.status == status, f"{method} {path}: {response.status} {await response.text()}"
+            return await response.json() if response.status != 204 else None
+
+    def deliver(self, pair: tuple[BLEDevice, AdvertisementData]) -> None:
+        """The local adapter hears this advertisement now."""
+        self.factory.running.deliver(*pair)
+
+    def hear(self, sim: SimulatedClimateBeacon, rssi: int = -60) -> None:
+        """The local adapter hears one advertisement of `sim` at the hub's now."""
+        self.deliver(bleak_pair(sim.advertise(self.clock.now()), rssi))
+
+    def state(self, entity_id: str) -> Any:
+        return self.hub.states.get(entity_id)
+
+
+@contextlib.asynccontextmanager
+async def hub_site(config_dir: Path, clock: ManualClock, ble_block: dict[str, Any]) -> AsyncIterator[HubSite]:
+    """A whole hub on `clock` whose configuration.yaml has `ble_climate: ble_block`; stopped afterwards."""
+    port = free_port()
+    config = {"http": {"server_host": "127.0.0.1", "server_port": port}, "ble_climate": ble_block}
+    (config_dir / "configuration.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    factory = FakeScannerFactory()
+    hub = Hub(config_dir, clock=clock)
+    hub.bluetooth_scanner_factory = factory
+    await hub.start()
+    session: aiohttp.ClientSession | None = None
+    try:
+        assert not hub.config_errors, hub.config_errors
+        await hub.auth.create_user("ana", "Ana", ADMIN_PASSWORD, ROLE_ADMIN)
+        token = (await hub.auth.login("ana", ADMIN_PASSWORD, address="127.0.0.1")).access_token
+        session = aiohttp.ClientSession()
+        await clock.advance(0)  # let the scanner task start
+        yield HubSite(hub, factory, session, f"http://127.0.0.1:{port}", token)
+    finally:
+        if session is not None:
+            await session.close()
+        await hub.stop()

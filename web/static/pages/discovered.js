@@ -1,11 +1,13 @@
 // #/discovered: devices the hub found on the network and not yet set up. Admins pair one (a
-// dialog with exactly what the device asks), ignore it or forget it; residents see the list.
+// dialog with exactly what the device asks), ignore it or forget it; residents see the list. What a
+// pairing answer reveals (a BLE proxy's token for its setup page) is shown once in a dialog with a
+// copy button and kept nowhere: not in storage, not in the page after the dialog closes.
 import { h, field, actionButton, busy, mount as fill } from '../dom.js';
 import * as api from '../api.js';
 import { t, formatDateTime } from '../i18n.js';
 import {
   readDiscoveredList, kindIcon, kindLabel, addressText, seenText, firstSeenText, presence, formFields, pairBody,
-  pairError, pairedLink, pairedTitle, POLL_MS, DISCOVERED_EVENT,
+  pairError, pairedLink, pairedTitle, revealItems, POLL_MS, DISCOVERED_EVENT,
 } from '../discovered-model.js';
 import { pageTitle, emptyState, notice, badge, dl } from '../components/ui.js';
 import { openDialog, confirmDialog } from '../components/dialog.js';
@@ -17,6 +19,44 @@ const EVENT_DEBOUNCE_MS = 300;
 
 function seen(value, relative) {
   return value === null ? relative : h('span', { title: formatDateTime(value) }, relative);
+}
+
+async function copyText(input) {
+  // navigator.clipboard exists only in secure contexts; a hub reached by its LAN address over plain HTTP is not one.
+  if (globalThis.isSecureContext && navigator.clipboard) {
+    await navigator.clipboard.writeText(input.value);
+    return;
+  }
+  input.select();
+  if (!document.execCommand('copy')) throw new Error(t('tokens.copy_failed'));
+}
+
+/** Shows what the pairing revealed, once: each value read-only with a copy button; resolves when closed. */
+function revealDialog(title, items) {
+  return openDialog({
+    title: t('discovered.added', { title }),
+    testid: 'reveal-dialog',
+    build(close) {
+      const status = h('p', { class: 'hint', role: 'status', testid: 'reveal-status' });
+      const rows = items.map((item, i) => {
+        const input = h('input', { readonly: true, value: item.value, class: 'mono', testid: `reveal-value-${i}`, spellcheck: 'false', autocomplete: 'off' });
+        const copy = h('button', { type: 'button', class: 'btn', testid: `reveal-copy-${i}`, on: { click: async () => {
+          try { await copyText(input); status.textContent = t('tokens.copied'); } catch (err) { status.textContent = err.message; }
+        } } }, t('tokens.copy'));
+        return h('div', { class: 'reveal-item' }, field(item.label, input), copy);
+      });
+      return h('div', { class: 'dialog-body' },
+        h('p', { class: 'notice notice-warn', testid: 'reveal-once' }, t('tokens.shown_once')), rows, status,
+        h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-primary', testid: 'reveal-done', on: { click: () => close() } }, t('common.done'))));
+    },
+  });
+}
+
+/** After a pairing: what it revealed (if anything) in its dialog, then the note on the page. */
+async function paired(made, row, say) {
+  const shown = revealItems(made);
+  if (shown.length) await revealDialog(pairedTitle(made, row), shown);
+  say(t('discovered.added', { title: pairedTitle(made, row) }), pairedLink(row));
 }
 
 /** The pairing dialog: resolves with the server's 201 body, or undefined when cancelled. */
@@ -104,7 +144,7 @@ export async function mount(main, app) {
       if (!ok) return;
       try {
         const made = await busy(btn, () => api.post(`/api/discovered/${api.enc(row.id)}/pair`, { answers: {} }));
-        say(t('discovered.added', { title: pairedTitle(made, row) }), pairedLink(row));
+        await paired(made || {}, row, say);
       } catch (err) {
         errorBox.show(pairError(err, []).message);
       }
@@ -113,7 +153,7 @@ export async function mount(main, app) {
     }
     const made = await pairDialog(row);
     if (made === undefined) return;
-    say(t('discovered.added', { title: pairedTitle(made, row) }), pairedLink(row));
+    await paired(made, row, say);
     await refresh();
   }
 
