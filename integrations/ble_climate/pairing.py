@@ -15,7 +15,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from hub.pairing import Ask, Found, Offer, Paired, PairingError
+from hub.pairing import Ask, Found, Offer, Paired, PairingError, PairingUnavailable
 
 from . import DOMAIN, get_runtime
 from .config import proxy_id as valid_proxy_id
@@ -120,7 +120,8 @@ def _pair_proxy(hub: Any, found: Found) -> Paired:
     if proxy_id is None:
         raise PairingError(None, f"{found.name or 'the proxy'} announced no usable proxy id")
     if _runtime(hub).server is None:
-        raise PairingError(None, "the hub's BLE proxy endpoint is off (ble_climate: proxy_port is 0)")
+        # The hub's own configuration, not the device: 503 "cannot pair now", not 502 "unreachable".
+        raise PairingUnavailable("the hub's BLE proxy endpoint is off (ble_climate: proxy_port is 0)")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     title = f"BLE proxy {proxy_id}"
     return Paired(title, {"proxy_id": proxy_id, "token": token}, reveal={PROXY_TOKEN_LABEL: token})

@@ -14,8 +14,11 @@ export const DISCOVERED_EVENT = 'device_discovered';
 const KIND_ICONS = {
   camera: 'camera', climate: 'thermometer', tank: 'drop', alarm: 'shield', binary: 'door',
   // ble_climate's kinds (docs/discovery.md): a BLE proxy has no icon of its own yet.
-  climate_sensor: 'thermometer', tank_sensor: 'drop',
+  climate_sensor: 'thermometer', tank_sensor: 'drop', esphome: 'gauge',
 };
+
+/** The details worth a line on the card, in this order (what the integration's offer said it is). */
+const DETAIL_KEYS = ['model', 'hardware', 'firmware', 'esphome_version', 'serial', 'board', 'location'];
 
 function text(v) {
   return typeof v === 'string' && v !== '' ? v : null;
@@ -75,6 +78,23 @@ export function readDiscoveredList(body) {
 /** Icon name of a device kind (components/icons.js). */
 export function kindIcon(kind) {
   return KIND_ICONS[kind] || 'gauge';
+}
+
+/** Why the hub cannot pair this device (it is only listed), or null. */
+export function cannotPair(row) {
+  const why = row.details ? row.details.cannot_pair : null;
+  return typeof why === 'string' && why.trim() ? why.trim() : null;
+}
+
+/** [[key, value]] of the details worth showing (text and numbers only, known keys only). */
+export function detailFacts(row) {
+  const out = [];
+  for (const key of DETAIL_KEYS) {
+    const v = row.details ? row.details[key] : null;
+    if (typeof v === 'string' && v.trim()) out.push([key, v.trim()]);
+    else if (typeof v === 'number' && Number.isFinite(v)) out.push([key, String(v)]);
+  }
+  return out;
 }
 
 /** "Camera" / "Cámara"; an unknown kind as the server named it. */

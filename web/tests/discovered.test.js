@@ -9,7 +9,7 @@ import { installDictionary, setLanguage } from '../static/i18n.js';
 import { ApiError } from '../static/api.js';
 import {
   readAsk, readDiscovered, readDiscoveredList, kindIcon, kindLabel, addressText, seenText, firstSeenText, presence,
-  htmlPattern, formFields, pairBody, pairError, pairedLink, pairedTitle, revealItems, POLL_MS,
+  htmlPattern, formFields, pairBody, pairError, pairedLink, pairedTitle, revealItems, cannotPair, detailFacts, POLL_MS,
 } from '../static/discovered-model.js';
 
 for (const lang of ['en', 'es-MX']) installDictionary(lang, JSON.parse(readFileSync(join(STATIC, 'i18n', `${lang}.json`), 'utf8')));
@@ -179,4 +179,26 @@ test('the proxy token in the pairing answer is shown once; junk and empty reveal
   assert.deepEqual(revealItems({ reveal: 'token' }), []);
   assert.deepEqual(revealItems(undefined), []);
   assert.deepEqual(revealItems(null), []);
+});
+
+test('a listed-only device says why and shows what it is; details in a fixed order, junk dropped', async () => {
+  await setLanguage('en', { remember: false });
+  // An ESPHome device as hub/pairing lists it (integrations/esphome/pairing.py).
+  const esp = readDiscovered({
+    id: 'e1', domain: 'esphome', unique_id: 'mac:a4cf12b3c4d5', title: 'Garage door', kind: 'esphome', source: 'zeroconf',
+    host: '10.0.0.7', port: 6053, first_seen: 1, last_seen: 2, ignored: false, present: true, asks: [],
+    details: { esphome_version: '2024.6.1', board: 'esp32dev', encrypted_api: true, mac: 'a4cf12b3c4d5',
+               cannot_pair: 'Maderas Hub lists ESPHome devices but cannot run them yet' },
+  });
+  assert.equal(cannotPair(esp), 'Maderas Hub lists ESPHome devices but cannot run them yet');
+  assert.deepEqual(detailFacts(esp), [['esphome_version', '2024.6.1'], ['board', 'esp32dev']]);
+  assert.equal(kindLabel(esp.kind), 'ESPHome device');
+  const tank = readDiscovered({ id: 't1', kind: 'tank_sensor', details: { serial: 'MT0A1B2C', firmware: '1.1', model: 7,
+                                                                          cannot_pair: '  ' } });
+  assert.equal(cannotPair(tank), null);
+  assert.deepEqual(detailFacts(tank), [['model', '7'], ['firmware', '1.1'], ['serial', 'MT0A1B2C']]);
+  assert.deepEqual(detailFacts(readDiscovered({ id: 'x', details: { model: { nested: 1 }, serial: ['a'] } })), []);
+  await setLanguage('es-MX', { remember: false });
+  assert.equal(kindLabel('tank_sensor'), 'Sensor de tanque');
+  await setLanguage('en', { remember: false });
 });

@@ -22,7 +22,7 @@ from firmware.sim.proxy_sim import FIRMWARE, PROXY_SERVICE_TYPE, SimulatedProxy
 from hub.clock import ManualClock
 from hub.loader import discovery_index, match_zeroconf
 from hub.network import FoundService
-from hub.pairing import Found, PairingError
+from hub.pairing import Found, PairingUnavailable
 from integrations.ble_climate import pairing
 from integrations.ble_climate.runtime import WAITING_FOR_PROXY
 
@@ -162,6 +162,5 @@ async def test_no_token_is_made_while_the_proxy_endpoint_is_off() -> None:
     runtime = SimpleNamespace(server=None, yaml_proxies=frozenset())
     hub = SimpleNamespace(ble_climate_runtime=runtime)
     found = Found(source="zeroconf", type=PROXY_SERVICE_TYPE, name=PROXY_ID, properties={"id": PROXY_ID})
-    with pytest.raises(PairingError) as err:
+    with pytest.raises(PairingUnavailable, match="proxy_port is 0"):
         await pairing.async_pair(hub, found, {})
-    assert err.value.field is None and "proxy_port is 0" in err.value.message

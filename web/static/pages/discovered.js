@@ -7,7 +7,7 @@ import * as api from '../api.js';
 import { t, formatDateTime } from '../i18n.js';
 import {
   readDiscoveredList, kindIcon, kindLabel, addressText, seenText, firstSeenText, presence, formFields, pairBody,
-  pairError, pairedLink, pairedTitle, revealItems, POLL_MS, DISCOVERED_EVENT,
+  pairError, pairedLink, pairedTitle, revealItems, cannotPair, detailFacts, POLL_MS, DISCOVERED_EVENT,
 } from '../discovered-model.js';
 import { pageTitle, emptyState, notice, badge, dl } from '../components/ui.js';
 import { openDialog, confirmDialog } from '../components/dialog.js';
@@ -46,7 +46,8 @@ function revealDialog(title, items) {
         return h('div', { class: 'reveal-item' }, field(item.label, input), copy);
       });
       return h('div', { class: 'dialog-body' },
-        h('p', { class: 'notice notice-warn', testid: 'reveal-once' }, t('tokens.shown_once')), rows, status,
+        h('p', { class: 'notice notice-warn', testid: 'reveal-once' }, t('tokens.shown_once')),
+        h('p', { class: 'hint' }, t('discovered.reveal_hint')), rows, status,
         h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-primary', testid: 'reveal-done', on: { click: () => close() } }, t('common.done'))));
     },
   });
@@ -176,8 +177,9 @@ export async function mount(main, app) {
   function card(row) {
     const where = addressText(row);
     const mark = presence(row);
+    const why = cannotPair(row);
     const actions = admin ? h('div', { class: 'actions' },
-      row.ignored ? null : actionButton({ class: 'btn-primary', testid: `pair-${row.id}`, on: { click: (ev) => pair(row, ev.currentTarget) } }, t('discovered.pair')),
+      row.ignored || why ? null : actionButton({ class: 'btn-primary', testid: `pair-${row.id}`, on: { click: (ev) => pair(row, ev.currentTarget) } }, t('discovered.pair')),
       row.ignored ? null : actionButton({ testid: `ignore-${row.id}`, on: { click: (ev) => act(row, ev.currentTarget, 'POST', 'ignore', 'discovered.ignored_done') } }, t('discovered.ignore')),
       actionButton({ class: 'btn-danger', testid: `forget-${row.id}`, on: { click: (ev) => forget(row, ev.currentTarget) } }, t('discovered.forget'))) : null;
     return h('article', { class: ['card', 'discovered-card', row.present ? null : 'is-gone'], testid: `discovered-${row.id}`, dataset: { domain: row.domain } },
@@ -187,7 +189,9 @@ export async function mount(main, app) {
         [t('discovered.kind_label'), kindLabel(row.kind)],
         [t('discovered.integration'), row.domain || '—'],
         where ? [t('discovered.address'), h('span', { class: 'mono' }, where)] : null,
+        ...detailFacts(row).map(([key, value]) => [t(`discovered.detail.${key}`), value]),
       ], 'facts inline'),
+      why ? h('p', { class: 'notice notice-info', testid: `discovered-cannot-${row.id}` }, t('discovered.cannot_pair', { why })) : null,
       h('p', { class: 'card-detail', testid: `discovered-seen-${row.id}` },
         seen(row.lastSeen, seenText(row)), ' · ', seen(row.firstSeen, firstSeenText(row))),
       actions);
