@@ -1,7 +1,7 @@
 """Every device file compiles with mpy-cross for the ESP32 and uses nothing MicroPython lacks.
 
 The import and annotation check applies to the firmware written for MicroPython first (the climate
-beacon and the BLE proxy); the tank sensor's files predate it and are only compiled.
+beacon, the BLE proxy and the mDNS responder); the tank sensor's files predate it and are only compiled.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ COMMON = {"typing", "dataclasses", "enum", "pathlib", "asyncio", "abc", "__futur
 FORBIDDEN = {
     "climate_beacon": COMMON,
     "ble_proxy": COMMON | {"hmac", "struct", "secrets", "collections"},
+    # sans-IO core plus socket glue that reaches `socket` by name on the board
+    "mdns": COMMON | {"struct", "collections", "hmac", "secrets", "socket", "select"},
 }
 EXPECTED = {
     "tank_sensor": {"__init__.py", "device.py", "main.py", "measure.py", "modbus_slave.py", "registers.py"},
     "climate_beacon": {"__init__.py", "bthome.py", "sensors.py", "main.py", "config.py"},
     "ble_proxy": {"__init__.py", "protocol.py", "ad.py", "main.py", "config.py"},
+    "mdns": {"__init__.py", "responder.py", "device.py"},
 }
 DEVICE_FILES = [(d, p.name) for d in sorted(EXPECTED) for p in sorted((ROOT / d).glob("*.py"))]
 
