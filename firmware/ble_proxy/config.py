@@ -16,6 +16,10 @@ HUB_PORT = 7700
 PROXY_ID = "proxy-1"
 TOKEN = ""
 
+# Announce the proxy on the network (mDNS `_maderas-proxy._tcp`) so the hub lists it under Discovered;
+# pairing it there shows the TOKEN to put above. Needs the `mdns` package on the board too.
+ANNOUNCE = True
+
 # Wi-Fi and BLE share the one radio: a longer window hears more but leaves Wi-Fi less airtime.
 SCAN_INTERVAL_US = 320000
 SCAN_WINDOW_US = 120000

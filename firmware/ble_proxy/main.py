@@ -5,6 +5,9 @@ board's /main.py (README.md beside this file). Hardware modules (`network`, `blu
 `socket`, `select`, MicroPython's `time`) are reached inside functions only or passed in, so
 this module imports under CPython and the tests drive it with fakes, step by step.
 
+With ANNOUNCE on (config.py), the proxy announces itself as `<id>._maderas-proxy._tcp` with the
+firmware's own mDNS responder (firmware/mdns), so the hub lists it under Discovered.
+
 The radio's IRQ handler only copies each result into a ScanBuffer. `Proxy.step()` does one
 non-blocking round: keep Wi-Fi up, connect to the hub, answer its CHALLENGE, read frames (PING,
 ERROR), send the buffer as BATCH frames every BATCH_MS, ping a quiet hub. Any failure closes the
@@ -313,16 +316,42 @@ class Proxy:
         self.wait_until = now + self.hub_backoff.next()
 
 
+SERVICE_TYPE = "_maderas-proxy._tcp"
+
+
+def host_label(proxy_id):
+    """`maderas-proxy-<id>`: the id lower-cased, anything but a-z 0-9 - made '-'."""
+    out = ""
+    for ch in proxy_id.lower():
+        out += ch if ("a" <= ch <= "z") or ("0" <= ch <= "9") or ch == "-" else "-"
+    return "maderas-proxy-" + (out.strip("-") or "proxy")
+
+
+def announcement(service_class, proxy_id, hub_port, firmware=FIRMWARE):
+    """The proxy's mDNS service: SRV port 0 (it listens on nothing, it dials the hub), TXT id, fw, proto, hub_port."""
+    txt = {"id": proxy_id, "fw": firmware, "proto": str(protocol.VERSION), "hub_port": str(hub_port)}
+    return service_class(proxy_id, SERVICE_TYPE, 0, txt)
+
+
+def board_mdns(cfg, wlan):
+    """The announcing MdnsDevice on the board (the `mdns` package installed beside this one)."""
+    package = _board("mdns.device")  # imports mdns, mdns.device and mdns.responder; returns mdns
+    service = announcement(package.responder.Service, cfg.PROXY_ID, cfg.HUB_PORT)
+    responder = package.responder.Responder(host_label(cfg.PROXY_ID), package.device.station_address(wlan), [service])
+    return package.device.MdnsDevice(responder, wlan)
+
+
 def build(cfg, network, bluetooth, time_module, open_link=None, log=print):
     """Wire the board's Wi-Fi, radio and sockets into a Proxy."""
     wlan = network.WLAN(network.STA_IF)
     return Proxy(cfg, wlan, bluetooth.BLE(), open_link or SocketLink, time_module, log=log)
 
 
-def run(cfg=None, network=None, bluetooth=None, time_module=None, open_link=None, steps=None):
-    """Scan and forward forever (tests pass fakes and a number of steps)."""
+def run(cfg=None, network=None, bluetooth=None, time_module=None, open_link=None, steps=None, mdns=None):
+    """Scan and forward forever (tests pass fakes, an MdnsDevice of their own and a number of steps)."""
     if cfg is None:
         from . import config as cfg
+    on_board = network is None
     if network is None:
         network = _board("network")
     if bluetooth is None:
@@ -330,10 +359,14 @@ def run(cfg=None, network=None, bluetooth=None, time_module=None, open_link=None
     if time_module is None:
         time_module = _board("time")
     proxy = build(cfg, network, bluetooth, time_module, open_link)
+    if mdns is None and on_board and getattr(cfg, "ANNOUNCE", True):
+        mdns = board_mdns(cfg, proxy.wlan)
     proxy.start_scan()
     done = 0
     while steps is None or done < steps:
         proxy.step()
+        if mdns is not None:
+            mdns.poll(proxy.clock.ms())
         time_module.sleep_ms(cfg.TICK_MS)
         done += 1
     return proxy

@@ -18,17 +18,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from zeroconf import IPVersion
-from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
-
 from firmware.ble_proxy import protocol
+from firmware.ble_proxy.main import announcement, host_label
+from firmware.mdns.responder import Responder, Service
 from firmware.sim.climate_sim import ROOF, SimulatedClimateBeacon
+from firmware.sim.mdns_host import HostResponder
 
 _LOGGER = logging.getLogger(__name__)
 FIRMWARE = "proxy_sim 1.0"
@@ -38,42 +37,42 @@ PROXY_SERVICE_TYPE = "_maderas-proxy._tcp.local."
 
 
 class ProxyAnnouncement:
-    """The proxy's own mDNS service: `<id>._maderas-proxy._tcp` with TXT id, fw, proto and hub_port.
+    """The proxy's own mDNS service, sent by the firmware's own responder (firmware/mdns), as on the board.
 
-    The proxy listens on nothing (it dials the hub), so the SRV port is 0; `hub_port` says which
-    hub port it dials. Bound only to the given IPv4 addresses: nothing goes out anywhere else.
+    `<id>._maderas-proxy._tcp` with TXT id, fw, proto and hub_port (firmware.ble_proxy.main.announcement);
+    the SRV port is 0 (the proxy dials the hub). One HostResponder per given IPv4 address, each
+    bound to that address only: nothing goes out anywhere else.
     """
 
     def __init__(self, proxy_id: str, firmware: str, hub_port: int, interfaces: Sequence[str]) -> None:
         if not interfaces:
             raise ValueError("an mDNS announcement needs at least one interface address")
         self.interfaces = list(interfaces)
-        host = re.sub(r"[^a-z0-9-]", "-", proxy_id.lower()).strip("-") or "proxy"
-        self.info = AsyncServiceInfo(
-            PROXY_SERVICE_TYPE,
-            f"{proxy_id}.{PROXY_SERVICE_TYPE}",
-            port=0,
-            properties={"id": proxy_id, "fw": firmware, "proto": str(protocol.VERSION), "hub_port": str(hub_port)},
-            server=f"maderas-proxy-{host}.local.",
-            parsed_addresses=self.interfaces,
-        )
-        self._zc: AsyncZeroconf | None = None
+        self.proxy_id, self.firmware, self.hub_port = proxy_id, firmware, hub_port
+        self._runners: list[HostResponder] = []
 
     @property
     def announcing(self) -> bool:
-        """Whether the service is registered now."""
-        return self._zc is not None
+        """Whether the service is announced now."""
+        return bool(self._runners)
 
     async def start(self) -> None:
-        """Probe, then announce (a name taken on the network gets a suffix, as a device would do)."""
-        self._zc = AsyncZeroconf(interfaces=self.interfaces, ip_version=IPVersion.V4Only)
-        await (await self._zc.async_register_service(self.info, allow_name_change=True))
+        """Probe, then announce (a name taken on the network gets a suffix, as the board does)."""
+        try:
+            for address in self.interfaces:
+                service = announcement(Service, self.proxy_id, self.hub_port, self.firmware)
+                runner = HostResponder(Responder(host_label(self.proxy_id), address, [service]), address)
+                await runner.start()
+                self._runners.append(runner)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         """Say goodbye and close the sockets; safe to call twice."""
-        zc, self._zc = self._zc, None
-        if zc is not None:
-            await zc.async_close()  # unregisters first: the goodbye goes out here
+        runners, self._runners = self._runners, []
+        for runner in runners:
+            await runner.stop()
 
 
 class HubRefused(Exception):
