@@ -15,6 +15,7 @@ still has a device waiting.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -73,12 +74,16 @@ class DemoWifiTank(DemoPeer):
         self.sim: WifiTankSimulator | None = None
 
     async def start(self) -> None:
-        """Read (or make) the PIN; the sensor itself starts in hub_started."""
+        """Read the PIN from secrets.yaml; a directory from before the newcomer gets one written there."""
         self.pin = read_pin(self.config_dir)
         if self.pin is None:
-            self.pin = secrets.randbelow(900000) + 100000
-            _LOGGER.warning("No %s in secrets.yaml: the demo tank sensor's PIN for this run is %06d",
-                            PIN_SECRET, self.pin)  # fmt: skip
+            fd = os.open(self.config_dir / SECRETS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as secrets_file:  # 0600 when it is new, as the demo writes it
+                secrets_file.write(wifi_tank_secrets())
+            self.pin = read_pin(self.config_dir)
+            _LOGGER.info("Made the demo tank sensor's PIN: %s in secrets.yaml", PIN_SECRET)
+        if self.pin is None:
+            raise RuntimeError(f"{PIN_SECRET} in secrets.yaml is not a PIN")
 
     async def hub_started(self, hub: Any) -> None:
         """Announce the sensor where the hub listens (or hand the announcement over); never fails the demo."""

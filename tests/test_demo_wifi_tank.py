@@ -61,3 +61,14 @@ async def test_the_newcomer_waits_in_discovered_and_pairs_with_its_pin(tmp_path:
                 await client.close()
             await hub.stop()
     assert newcomer.sim is None
+
+
+async def test_a_directory_without_the_pin_gets_one_written_never_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "secrets.yaml").write_text("other: 1\n")
+    caplog.set_level("DEBUG")
+    async with DemoWifiTank(tmp_path) as newcomer:
+        assert newcomer.pin is not None and newcomer.pin == read_pin(tmp_path)
+    assert "other: 1" in (tmp_path / "secrets.yaml").read_text()
+    assert str(newcomer.pin) not in caplog.text
