@@ -28,6 +28,7 @@ from firmware.ble_proxy.main import announcement, host_label
 from firmware.mdns.responder import Responder, Service
 from firmware.sim.climate_sim import ROOF, SimulatedClimateBeacon
 from firmware.sim.mdns_host import HostResponder
+from firmware.sim.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 FIRMWARE = "proxy_sim 1.0"
@@ -164,9 +165,7 @@ class SimulatedProxy:
         """Cancel the loop and wait for its connection to close."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
 
     async def run(self) -> None:
         """Announce (if asked), then connect, stream, and reconnect with backoff, forever."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from firmware.sim.sensor_sim import Faults, RealClock, SimHardware, TankModel
+from firmware.sim.tasks import cancel_and_wait
 from firmware.tank_sensor.device import TankSensor
 from firmware.tank_sensor.modbus_tcp import ProtocolError
 from firmware.tank_sensor.registers import (
@@ -147,9 +148,7 @@ class WifiTankSimulator:
             self._server.close()
         for writer in list(self._writers):
             writer.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
