@@ -30,11 +30,10 @@ import av.video.codeccontext
 import av.video.frame
 import numpy as np
 import numpy.typing as npt
-import yaml
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .config import SECRETS_FILE
-from .demo_peer import DemoPeer
+from .demo_peer import DemoPeer, read_secret
 from .rtsp_sim import AccessUnit, ClientStats, RtspServer, StreamInfo
 
 _LOGGER = logging.getLogger("hub.demo")
@@ -84,12 +83,7 @@ def camera_secrets() -> str:
 
 def _read_password(config_dir: Path) -> str | None:
     """The camera's password from secrets.yaml, or None (blocking file I/O)."""
-    try:
-        data = yaml.safe_load((config_dir / SECRETS_FILE).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    value = data.get(PASSWORD_SECRET) if isinstance(data, dict) else None
-    return None if value is None else str(value)
+    return read_secret(config_dir, PASSWORD_SECRET)
 
 
 # --------------------------------------------------------------------------- when the visitor comes

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+import yaml
+
+from .config import SECRETS_FILE
+
+
+def read_secret(config_dir: Path, key: str) -> str | None:
+    """One value of the directory's secrets.yaml as text, or None when it or the file is missing (blocking I/O)."""
+    try:
+        data = yaml.safe_load((config_dir / SECRETS_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    value = data.get(key) if isinstance(data, dict) else None
+    return None if value is None else str(value)
 
 
 class DemoPeer:

@@ -20,13 +20,11 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from firmware.sim.tank_physics import WATER_FAMILY, SimulatedTank
 from firmware.sim.tank_wifi import ServiceSpec, WifiTankSimulator, mdns_announcer
 
 from .config import SECRETS_FILE
-from .demo_peer import DemoPeer
+from .demo_peer import DemoPeer, read_secret
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,12 +44,7 @@ def wifi_tank_secrets() -> str:
 
 def read_pin(config_dir: Path) -> int | None:
     """The demo sensor's PIN from secrets.yaml, or None (blocking file I/O)."""
-    try:
-        data = yaml.safe_load((config_dir / SECRETS_FILE).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    value = data.get(PIN_SECRET) if isinstance(data, dict) else None
-    text = str(value).strip() if value is not None else ""
+    text = (read_secret(config_dir, PIN_SECRET) or "").strip()
     return int(text) if text.isdigit() and len(text) <= 6 else None
 
 

@@ -26,7 +26,7 @@ if str(CAMERA_TESTS) not in sys.path:  # the RTSP server peer and the API client
     sys.path.insert(0, str(CAMERA_TESTS))
 
 from cam_helpers import RtspServer, require_gstreamer
-from test_cam_hub import Api
+from hub_api import Api
 from test_cam_pairing import announced
 
 # Fixtures from tests/web/conftest.py: make_hub(extra_yaml) -> started Hub; pages.open(url, viewport=)

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import struct
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from firmware.sim.mdns_host import IP_UNICAST_IF, HostResponder
 # The netns harness lives with the hub's mDNS tests; it is reused here, not copied.
 sys.path.append(str(Path(__file__).resolve().parents[2] / "hub" / "network"))
 from avahi_peer import AvahiPeer, Resolved, require_avahi
-from netns import Link, PeerProcess, namespace_exists, private_link
+from netns import Link, PeerProcess, link_fixture, namespace_exists, peer_fixture, private_link  # noqa: F401 - the link and peer fixtures
 from waiting import until
 
 MODBUS = "_modbus._tcp.local."
@@ -29,17 +29,6 @@ INSTANCE = "Tank 00AB"
 HOST = "maderas-tank-00ab"
 
 
-@pytest.fixture
-def link() -> Iterator[Link]:
-    with private_link() as made:
-        yield made
-    assert not namespace_exists(made.ns)
-
-
-@pytest.fixture
-async def peer(link: Link) -> AsyncIterator[PeerProcess]:
-    async with PeerProcess(link) as running:
-        yield running
 
 
 def tank(link: Link) -> Responder:

@@ -8,10 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from firmware.ble_proxy import protocol
 from firmware.sim.proxy_sim import FIRMWARE, PROXY_SERVICE_TYPE, SimulatedProxy
@@ -22,17 +19,11 @@ from hub.network import FoundService, MdnsService
 
 # The netns harness lives with the hub's mDNS tests; it is reused here, not copied.
 sys.path.append(str(Path(__file__).resolve().parents[2] / "hub" / "network"))
-from netns import Link, PeerProcess, namespace_exists, private_link
+from netns import Link, PeerProcess, link_fixture, namespace_exists, private_link  # noqa: F401 - the link and peer fixtures
 from waiting import until
 
 ROOT = Path(__file__).resolve().parents[3]
 
-
-@pytest.fixture
-def link() -> Iterator[Link]:
-    with private_link() as made:
-        yield made
-    assert not namespace_exists(made.ns)
 
 
 def closed_port() -> int:

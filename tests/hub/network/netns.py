@@ -15,7 +15,7 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -152,3 +152,18 @@ class PeerProcess:
         reply = await self._reply()
         assert "error" not in reply, reply
         return reply
+
+
+@pytest.fixture(name="link")
+def link_fixture() -> Iterator[Link]:
+    """A fresh namespace and veth pair for one test (import it into the test module); checked gone after."""
+    with private_link() as made:
+        yield made
+    assert not namespace_exists(made.ns)
+
+
+@pytest.fixture(name="peer")
+async def peer_fixture(link: Link) -> AsyncIterator[PeerProcess]:
+    """python-zeroconf (mdns_peer.py) running inside the test's namespace."""
+    async with PeerProcess(link) as running:
+        yield running

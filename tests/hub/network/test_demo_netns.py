@@ -14,13 +14,11 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-from netns import Link, private_link
+from netns import Link, link_fixture, private_link  # noqa: F401 - the link and peer fixtures
 from waiting import until
 
 from hub.demo import write_demo_config
@@ -29,11 +27,6 @@ from hub.demo_wifi_tank import SERIAL, read_pin
 PORT = 18123  # inside the namespace nothing else listens
 PASSWORD = "correct horse battery"
 
-
-@pytest.fixture
-def link() -> Iterator[Link]:
-    with private_link() as made:
-        yield made
 
 
 async def test_the_demo_newcomer_is_found_by_mdns_and_paired_from_the_lan(tmp_path: Path, link: Link) -> None:

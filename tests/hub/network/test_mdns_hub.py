@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from netns import Link, PeerProcess, private_link
+from netns import Link, PeerProcess, link_fixture, private_link  # noqa: F401 - the link and peer fixtures
 from waiting import until
 
 from hub import __version__
@@ -22,11 +21,6 @@ from hub.runtime import MDNS_ENV, Hub
 
 PASSWORD = "a long enough password"
 
-
-@pytest.fixture
-def link() -> Iterator[Link]:
-    with private_link() as made:
-        yield made
 
 
 async def resident_get(hub: Hub, path: str) -> Any:

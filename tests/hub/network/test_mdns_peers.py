@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from mdns_index import INDEX, Recorder
-from netns import Link, PeerProcess, namespace_exists, private_link
+from netns import Link, PeerProcess, link_fixture, namespace_exists, peer_fixture, private_link  # noqa: F401 - the link and peer fixtures
 from waiting import until
 
 from hub.clock import ManualClock
@@ -19,17 +18,6 @@ ESPHOME = "_esphomelib._tcp.local."
 RTSP = "_rtsp._tcp.local."
 
 
-@pytest.fixture
-def link() -> Iterator[Link]:
-    with private_link() as made:
-        yield made
-    assert not namespace_exists(made.ns)
-
-
-@pytest.fixture
-async def peer(link: Link) -> AsyncIterator[PeerProcess]:
-    async with PeerProcess(link) as running:
-        yield running
 
 
 def service(link: Link, seen: Recorder, clock: ManualClock, **kw: Any) -> MdnsService:

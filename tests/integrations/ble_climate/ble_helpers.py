@@ -21,6 +21,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
 from firmware.sim.climate_sim import ROOF, ROOM, SimulatedClimateBeacon, local_name_of
+from firmware.sim.proxy_sim import SimulatedProxy
 from hub.auth import ROLE_ADMIN
 from hub.clock import ManualClock
 from hub.runtime import Hub
@@ -242,3 +243,12 @@ async def hub_site(config_dir: Path, clock: ManualClock, ble_block: dict[str, An
         if session is not None:
             await session.close()
         await hub.stop()
+
+
+@pytest.fixture
+async def sims() -> AsyncIterator[list[SimulatedProxy]]:
+    """Proxy simulators a test starts (append them); all stopped afterwards."""
+    made: list[SimulatedProxy] = []
+    yield made
+    for sim in made:
+        await sim.stop()

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ble_helpers import ble
+from ble_helpers import ble, sims
 
-__all__ = ["ble"]
+__all__ = ["ble", "sims"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from ble_helpers import PROXY_ID, PROXY_TOKEN, ROOF_ADDR, BleSetup, beacon, free_port
@@ -24,14 +23,6 @@ async def start_hub_side(ble: BleSetup) -> int:
     port = free_port()
     await ble.start(proxies=[{"id": PROXY_ID, "token": PROXY_TOKEN}], proxy_port=port, proxy_host="127.0.0.1")
     return port
-
-
-@pytest.fixture
-async def sims() -> AsyncIterator[list[SimulatedProxy]]:
-    made: list[SimulatedProxy] = []
-    yield made
-    for sim in made:
-        await sim.stop()
 
 
 def simulated(

@@ -49,14 +49,6 @@ async def site(tmp_path: Path, clock: ManualClock) -> AsyncIterator[HubSite]:
         yield made
 
 
-@pytest.fixture
-async def sims() -> AsyncIterator[list[SimulatedProxy]]:
-    made: list[SimulatedProxy] = []
-    yield made
-    for sim in made:
-        await sim.stop()
-
-
 def simulated(sims: list[SimulatedProxy], port: int, token: str, proxy_id: str = PROXY_ID) -> SimulatedProxy:
     # A refused simulator waits a second before it dials again, so the test stops it while it sleeps
     # rather than in the middle of a connection attempt.

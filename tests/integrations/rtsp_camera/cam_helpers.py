@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 from urllib.parse import quote
 
 import pytest
@@ -177,20 +177,3 @@ class RtspServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-async def started_hub(tmp_path: Path, config: dict[str, Any]) -> Any:
-    """A real Hub (real clock) on `config` written as configuration.yaml under tmp_path/hub; started, no errors."""
-    import yaml
-
-    from hub.runtime import Hub
-
-    config_dir = tmp_path / "hub"
-    config_dir.mkdir()
-    (config_dir / "configuration.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    hub = Hub(config_dir)
-    await hub.start()
-    if hub.config_errors:
-        await hub.stop()
-        raise AssertionError(f"configuration errors: {hub.config_errors}")
-    return hub

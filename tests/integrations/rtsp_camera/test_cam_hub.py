@@ -17,8 +17,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from cam_helpers import RtspServer, started_hub
+from cam_helpers import RtspServer
 from face_images import HEIGHT, WIDTH
+from hub_api import Api, free_port, started_hub
 from PIL import Image
 from test_cam_pipeline import head_and_shoulders, wall_with, write_slides
 from waiting import until
@@ -30,32 +31,6 @@ from integrations.rtsp_camera import get_runtime
 
 PASSWORD = "correct horse battery"
 WAIT_S = 60.0
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Api:
-    """An aiohttp client with a bearer token."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.base = base
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.session = aiohttp.ClientSession()
-
-    async def json(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        async with self.session.request(method, self.base + path, json=body, headers=self.headers) as response:
-            assert response.status == status, f"{method} {path}: {response.status} {await response.text()}"
-            return await response.json() if response.status != 204 else None
-
-    async def raw(self, path: str) -> tuple[int, str, bytes]:
-        async with self.session.get(self.base + path, headers=self.headers) as response:
-            return response.status, response.content_type, await response.read()
 
 
 @pytest.fixture

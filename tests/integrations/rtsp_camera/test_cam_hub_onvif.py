@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cam_helpers import RtspServer, started_hub
+from cam_helpers import RtspServer
 from face_images import HEIGHT, WIDTH
+from hub_api import started_hub
 from onvif_device import OnvifDevice
 from PIL import Image
 from test_cam_pipeline import head_and_shoulders, wall_with

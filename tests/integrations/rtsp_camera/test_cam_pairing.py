@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cam_helpers import RtspServer, started_hub
-from test_cam_hub import Api, camera_row, free_port
+from cam_helpers import RtspServer
+from hub_api import Api, free_port, started_hub
+from test_cam_hub import camera_row
 from waiting import until
 
 from hub.auth import ROLE_ADMIN, ROLE_RESIDENT

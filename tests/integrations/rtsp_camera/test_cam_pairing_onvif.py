@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cam_helpers import RtspServer, started_hub
+from cam_helpers import RtspServer
+from hub_api import Api, free_port, started_hub
 from onvif_device import MediaProfile, OnvifDevice
-from test_cam_hub import Api, camera_row, free_port
+from test_cam_hub import camera_row
 from waiting import until
 
 from hub.network.wsdiscovery import NETWORK_VIDEO_TRANSMITTER, ProbeMatch

@@ -12,6 +12,7 @@ import {
 import { pageTitle, emptyState, notice, badge, dl } from '../components/ui.js';
 import { openDialog, confirmDialog } from '../components/dialog.js';
 import { icon } from '../components/icons.js';
+import { copyText } from '../components/clipboard.js';
 
 export const titleKey = 'discovered.title';
 
@@ -19,16 +20,6 @@ const EVENT_DEBOUNCE_MS = 300;
 
 function seen(value, relative) {
   return value === null ? relative : h('span', { title: formatDateTime(value) }, relative);
-}
-
-async function copyText(input) {
-  // navigator.clipboard exists only in secure contexts; a hub reached by its LAN address over plain HTTP is not one.
-  if (globalThis.isSecureContext && navigator.clipboard) {
-    await navigator.clipboard.writeText(input.value);
-    return;
-  }
-  input.select();
-  if (!document.execCommand('copy')) throw new Error(t('tokens.copy_failed'));
 }
 
 /** Shows what the pairing revealed, once: each value read-only with a copy button; resolves when closed. */

@@ -7,6 +7,7 @@ import { asList, normalizeTokens } from '../model.js';
 import { pageTitle, section, loading, emptyState, notice, badge } from '../components/ui.js';
 import { openDialog, confirmDialog } from '../components/dialog.js';
 import { languageSelect } from '../components/header.js';
+import { copyText } from '../components/clipboard.js';
 
 export const titleKey = 'users.title';
 
@@ -16,16 +17,6 @@ function roleSelect(name, testid) {
   const sel = h('select', { name, testid });
   for (const role of ROLES) sel.append(h('option', { value: role }, t(`role.${role}`)));
   return sel;
-}
-
-async function copyText(input) {
-  // navigator.clipboard exists only in secure contexts; a hub reached by its LAN address over plain HTTP is not one.
-  if (globalThis.isSecureContext && navigator.clipboard) {
-    await navigator.clipboard.writeText(input.value);
-    return;
-  }
-  input.select();
-  if (!document.execCommand('copy')) throw new Error(t('tokens.copy_failed'));
 }
 
 function showSecret(token) {
