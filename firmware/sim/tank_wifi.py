@@ -1,5 +1,7 @@
 """Our tank sensor's Wi-Fi variant on the host: the same firmware serving Modbus TCP, announced by mDNS.
 
+    python -m firmware.sim.tank_wifi --host 192.168.1.30 --serial MT0A1B2C --pin 482913 --mdns
+
 `WifiTankSimulator` runs firmware.tank_sensor.device.TankSensor (variant Wi-Fi) on the event loop:
 a sample every 200 ms as main_wifi.py takes them, one `TcpSession` per accepted connection, and
 the announcement `<name>._modbus._tcp.local.` with the TXT record the hub's pairing reads:
@@ -14,10 +16,12 @@ the hub through `spec` instead; that is what `hub demo` does when multicast is o
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import math
+import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ PROFILE = "maderas_tank_v1"
 MEASURE_PERIOD_S = 0.2  # as main_wifi.py: five samples a second
 MAX_CONNECTIONS = 4  # an ESP32 has few sockets; the fifth is closed at once
 IDLE_TIMEOUT_S = 120.0  # a connection silent this long is closed, as the device does
+CLOSE_WAIT_S = 2.0  # how long stop() gives the connection handlers after closing their sockets
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,10 @@ class WifiTankSimulator:
         self._want_port = port
         self._announcer = announcer
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # the measurement loop
+        # Connection handlers are asyncio.start_server's tasks: ended by closing their socket, never
+        # cancelled (Python 3.11's stream callback logs a cancelled handler as an error).
+        self._clients: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._exit = contextlib.AsyncExitStack()
         self.connections = 0  # accepted so far
@@ -148,6 +156,9 @@ class WifiTankSimulator:
             self._server.close()
         for writer in list(self._writers):
             writer.close()
+        if self._clients:
+            _done, stuck = await asyncio.wait(set(self._clients), timeout=CLOSE_WAIT_S)
+            await cancel_and_wait(stuck)  # only a handler that ignored its closed socket
         await cancel_and_wait(list(self._tasks))
         if self._server is not None:
             await self._server.wait_closed()
@@ -173,8 +184,8 @@ class WifiTankSimulator:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._clients.add(task)
+            task.add_done_callback(self._clients.discard)
         if len(self._writers) >= MAX_CONNECTIONS:
             self.refused += 1
             writer.close()
@@ -225,3 +236,45 @@ def mdns_announcer(hostname: str) -> Announcer:
             yield runner
 
     return announce
+
+
+async def _main(args: argparse.Namespace) -> None:
+    from firmware.sim.tank_physics import SimulatedTank
+
+    tank = SimulatedTank(args.capacity, args.height, args.height + args.mount_above, args.start, seed=args.seed,
+                         noise_mm=1.0, spike_probability=0.0)  # fmt: skip
+    announcer = mdns_announcer(f"maderas-tank-{args.serial.lower()}") if args.mdns else None
+    sim = WifiTankSimulator(tank, serial=args.serial, pin=args.pin, host=args.host, port=args.port,
+                            commodity=args.commodity, capacity_l=args.capacity, tank_height_m=args.height,
+                            time_scale=args.time_scale, announcer=announcer)  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with sim:
+        # The PIN is the label's: a person running this chose it, so it is not printed back.
+        print(f"READY {sim.host}:{sim.port} serial {sim.serial}{' announced' if args.mdns else ''}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve one simulated Wi-Fi tank sensor until SIGTERM or Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m firmware.sim.tank_wifi", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="the IPv4 address to serve and announce on")
+    parser.add_argument("--port", type=int, default=502)
+    parser.add_argument("--serial", required=True)
+    parser.add_argument("--pin", type=int, required=True, help="the PIN on the label (up to six digits)")
+    parser.add_argument("--commodity", choices=("water", "lp_gas"), default="water")
+    parser.add_argument("--capacity", type=float, default=1100.0, help="litres, stored in the sensor")
+    parser.add_argument("--height", type=float, default=1.2, help="tank height in metres, stored in the sensor")
+    parser.add_argument("--mount-above", type=float, default=0.2, help="sensor face above the tank's top, metres")
+    parser.add_argument("--start", type=float, default=60.0, help="starting level in percent")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="tank seconds per real second")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mdns", action="store_true", help="announce _modbus._tcp on --host with the firmware's responder")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    asyncio.run(_main(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

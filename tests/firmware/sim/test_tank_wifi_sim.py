@@ -77,3 +77,20 @@ async def test_garbage_closes_only_that_connection(client: AsyncModbusTcpClient,
     await writer.wait_closed()
     identity = await client.read_holding_registers(0x0020, count=1, device_id=1)
     assert identity.registers == [MODEL_ID]
+
+
+async def test_stopping_with_a_master_connected_closes_it_and_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    tank = SimulatedTank(1100.0, 1.2, 1.4, 60.0, noise_mm=0.0, spike_probability=0.0)
+    sim = WifiTankSimulator(tank, serial="MT0A1B2C", pin=PIN)
+    await sim.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+    writer.write(bytes.fromhex("0001 0000 0006 01 03 0020 0001"))
+    assert (await reader.readexactly(11))[-2:] == bytes.fromhex("4D54")
+    await sim.stop()
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # the device hung up
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.05)  # let a stray "Exception in callback" be logged, if there were one
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

@@ -80,6 +80,31 @@ def private_link() -> Iterator[Link]:
             ip("netns", "del", link.ns)
 
 
+@contextlib.contextmanager
+def second_namespace(link: Link) -> Iterator[Link]:
+    """Another namespace joined to `link.ns` (not to this process) by its own veth pair; always deleted.
+
+    The Link it gives has `ns` the new namespace with address `peer`, and `host`/`host_if` the end
+    inside `link.ns`: hub and device on two network stacks, none of them the test process's.
+    """
+    tag = f"{random.getrandbits(24):06x}"
+    net = f"10.{random.randint(200, 249)}.{random.randint(0, 255)}"
+    base = random.randrange(0, 256, 8)
+    hop = Link(f"mdnb-{tag}", f"ma{tag}", f"mb{tag}", f"{net}.{base + 1}", f"{net}.{base + 2}", f"{net}.{base + 3}")
+    try:
+        ip("netns", "add", hop.ns)
+        ip("link", "add", hop.host_if, "type", "veth", "peer", "name", hop.peer_if, "netns", hop.ns, ns=link.ns)
+        ip("addr", "add", f"{hop.host}/29", "dev", hop.host_if, ns=link.ns)
+        ip("link", "set", hop.host_if, "up", "multicast", "on", ns=link.ns)
+        ip("link", "set", "lo", "up", ns=hop.ns)
+        ip("addr", "add", f"{hop.peer}/29", "dev", hop.peer_if, ns=hop.ns)
+        ip("link", "set", hop.peer_if, "up", "multicast", "on", ns=hop.ns)
+        yield hop
+    finally:
+        with contextlib.suppress(RuntimeError):
+            ip("netns", "del", hop.ns)  # takes its veth end and so the pair with it
+
+
 def namespace_exists(name: str) -> bool:
     """Whether `ip netns` still lists the namespace (for the cleanup check)."""
     return any(line.split()[0] == name for line in ip("netns", "list").splitlines() if line.strip())
