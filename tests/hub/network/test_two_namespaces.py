@@ -56,14 +56,16 @@ async def stop(proc: asyncio.subprocess.Process) -> int:
     return proc.returncode
 
 
+@pytest.mark.parametrize("interfaces", ["the A-B link", "all"])
 async def test_hub_and_device_in_two_namespaces_find_each_other_and_pair(
-    tmp_path: Path, link: Link, hop: Link
+    tmp_path: Path, link: Link, hop: Link, interfaces: str
 ) -> None:
     config_dir = tmp_path / "hub"
     config_dir.mkdir()
+    # "all": the hub box has two interfaces with addresses (A's two veth ends) and uses both.
+    network = f"network:\n  interfaces: [{hop.host}]\n" if interfaces != "all" else ""
     (config_dir / "configuration.yaml").write_text(
-        f"hub:\n  name: Casa Dos\nhttp:\n  server_host: {link.peer}\n  server_port: {PORT}\n"
-        f"network:\n  interfaces: [{hop.host}]\n"
+        f"hub:\n  name: Casa Dos\nhttp:\n  server_host: {link.peer}\n  server_port: {PORT}\n{network}"
     )
     hub_log, sensor_log = tmp_path / "hub.log", tmp_path / "sensor.log"
     sensor = await child(hop.ns, ["-m", "firmware.sim.tank_wifi", "--host", hop.peer, "--serial", SERIAL,
@@ -78,7 +80,7 @@ async def test_hub_and_device_in_two_namespaces_find_each_other_and_pair(
             assert hub.returncode is None, hub_log.read_text()
             added = await until(lambda: [e for e in phone_app.events if e["event"] == "added"], "the hub seen from B", 30)
             assert added[0]["name"] == "Casa Dos._maderas._tcp.local."
-            assert added[0]["addresses"] == [hop.host] and added[0]["properties"]["api_port"] == str(PORT)
+            assert hop.host in added[0]["addresses"] and added[0]["properties"]["api_port"] == str(PORT)
 
             async with aiohttp.ClientSession() as session:
                 base = f"http://{link.peer}:{PORT}"
@@ -91,6 +93,9 @@ async def test_hub_and_device_in_two_namespaces_find_each_other_and_pair(
 
                 token = (await call("POST", "/api/onboarding", {"name": "Ana", "username": "ana", "password": PASSWORD,
                                                                 "client": "api"}))["access_token"]  # fmt: skip
+                mdns = (await call("GET", "/api/network", token=token))["mdns"]
+                expected = {hop.host} if interfaces != "all" else {hop.host, link.peer}
+                assert mdns["state"] == "running" and set(mdns["interfaces"]) == expected
 
                 async def found() -> dict[str, Any] | None:
                     rows = (await call("GET", "/api/discovered", token=token))["discovered"]
