@@ -13,6 +13,7 @@ through the same coordinator, profile and tank model as a configured one.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ PIN = Ask("pin", "PIN (on the sensor's label)", secret=True, pattern=r"\d{1,6}")
 CAPACITY = Ask("capacity_l", "Tank capacity in litres (the sensor was not told)", pattern=r"\d{1,5}")
 COMMODITIES = ("water", "lp_gas")
 PAIR_TIMEOUT_S = 3.0
+SERIAL_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")  # what a label can carry; it names the bus and entities
 
 # Registers of firmware 1.1 (firmware/tank_sensor/registers.py, docs/firmware.md).
 REG_SETTINGS = 0x0010  # unit id, baud code, mount mm, mode, commodity, capacity l, tank height mm
@@ -54,8 +56,10 @@ async def async_discovered(hub: Any, found: Found) -> Offer | None:
     """An offer for our sensor's `_modbus._tcp` announcement; None for other Modbus TCP devices."""
     properties = found.properties
     serial = _text(properties.get("serial"))
-    if found.source != "zeroconf" or _text(properties.get("vendor")) != VENDOR or serial is None or not found.host:
+    if found.source != "zeroconf" or _text(properties.get("vendor")) != VENDOR or not found.host:
         return None
+    if serial is None or not SERIAL_RE.fullmatch(serial):
+        return None  # not one of ours after all (or a hostile announcement): nothing to offer
     unit = _text(properties.get("unit")) or "1"
     details = {"model": _text(properties.get("model")), "firmware": _text(properties.get("fw")), "serial": serial,
                "unit_id": int(unit) if unit.isdigit() else 1}  # fmt: skip

@@ -52,6 +52,9 @@ async def test_offers_only_for_our_sensor_and_builds_its_tank() -> None:
     assert await async_discovered(None, found_from(other)) is None
     no_serial = ServiceSpec("T", "_modbus._tcp.local.", 502, "10.0.0.8", {"vendor": "maderas"})
     assert await async_discovered(None, found_from(no_serial)) is None
+    for hostile in ("x" * 200, "../../etc", "MT 1", "<script>"):
+        spec = ServiceSpec("T", "_modbus._tcp.local.", 502, "10.0.0.8", {"vendor": "maderas", "serial": hostile})
+        assert await async_discovered(None, found_from(spec)) is None, hostile
     tank = tank_block(1, 300, 1000, 0)
     assert tank["commodity"] == "lp_gas" and tank["dimensions"]["height_m"] == 1.0
     assert tank["dimensions"]["diameter_m"] == pytest.approx(0.618, abs=0.001)  # pi/4 * 0.618^2 * 1.0 m = 300 l
