@@ -126,12 +126,19 @@ async def get_health(request: web.Request) -> web.Response:
 
 
 async def get_network(request: web.Request) -> web.Response:
-    """The mDNS service's state, why it is not running, and the addresses it uses."""
+    """mDNS: state, why it is not running, the addresses it uses; WS-Discovery: probing or not, when last."""
     hub = request.app[HUB_KEY]
     if hub.mdns is None:
-        off: dict[str, Any] = {"state": "off", "reason": "mDNS is turned off", "interfaces": [], "name": None}
-        return json_response({"mdns": off})
-    return json_response({"mdns": hub.mdns.status.as_dict()})
+        mdns: dict[str, Any] = {"state": "off", "reason": "mDNS is turned off", "interfaces": [], "name": None}
+    else:
+        mdns = hub.mdns.status.as_dict()
+    poller = hub.pairing.poller if hub.pairing is not None else None
+    if poller is None:
+        wsd: dict[str, Any] = {"state": "off", "reason": "multicast discovery is turned off", "last_probe": None,
+                               "found": 0, "every": None}  # fmt: skip
+    else:
+        wsd = poller.status()
+    return json_response({"mdns": mdns, "wsdiscovery": wsd})
 
 
 def _size(path: Path) -> int:
@@ -355,9 +362,13 @@ ROUTES = (
                         "recorder_pending_rows": INTEGER, "outbox": ANY_OBJECT, "loop_lag_max": NUMBER,
                         "loop_blocked_count": INTEGER, "integrations_failed": array(ANY_OBJECT),
                         "config_errors": INTEGER})),
-    Route("GET", "/api/network", get_network, RESIDENT, "mDNS state, reason and the interfaces in use",
+    Route("GET", "/api/network", get_network, RESIDENT,
+          "Discovery on the network: mDNS state and interfaces, WS-Discovery probing",
           response=obj({"mdns": obj({"state": STRING, "reason": nullable(STRING), "interfaces": array(STRING),
-                                     "name": nullable(STRING)}, "state", "interfaces")}, "mdns")),
+                                     "name": nullable(STRING)}, "state", "interfaces"),
+                        "wsdiscovery": obj({"state": STRING, "reason": nullable(STRING), "last_probe": nullable(NUMBER),
+                                            "found": INTEGER, "every": nullable(NUMBER)}, "state")},
+                       "mdns", "wsdiscovery")),
     Route("GET", "/api/me", get_me, RESIDENT, "The current user", response=_ME),
     Route("PATCH", "/api/me", patch_me, RESIDENT, "Change own name, language or password",
           request=_ME_BODY, response=_ME, errors=(429,)),

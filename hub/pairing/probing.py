@@ -70,6 +70,9 @@ class WsDiscoveryPoller:
         self._interval = interval
         self._busy = False
         self.rounds = 0  # probes completed (for status and tests)
+        self.last_probe: float | None = None  # hub time the last round ended
+        self.last_found = 0  # matching devices that answered it
+        self.reason: str | None = None  # why the last round could not probe (no interface)
 
     @property
     def type_sets(self) -> list[tuple[str, ...]]:
@@ -80,6 +83,17 @@ class WsDiscoveryPoller:
             if types not in out:
                 out.append(types)
         return out
+
+    def status(self) -> dict[str, Any]:
+        """For GET /api/network: probing or not (and why), when last, how many answered."""
+        if not self.type_sets:
+            state = "off"
+        elif self.reason is not None:
+            state = "no_interface"
+        else:
+            state = "running"
+        return {"state": state, "reason": self.reason if state != "off" else "no integration asks for it",
+                "last_probe": self.last_probe, "found": self.last_found, "every": self._interval}  # fmt: skip
 
     def start(self) -> None:
         """Probe now and every `interval` seconds of hub clock, until the scope closes."""
@@ -101,7 +115,9 @@ class WsDiscoveryPoller:
                 addresses = resolve_interfaces(self._interfaces, self._lister)
             except NoInterfaceError as err:
                 _LOGGER.debug("WS-Discovery: not probing: %s", err)
+                self.reason = str(err)
                 return 0
+            self.reason = None
             count = 0
             for types in self.type_sets:
                 for match in await self._probe(list(addresses), types=types):
@@ -110,6 +126,7 @@ class WsDiscoveryPoller:
                         count += 1
                         await self._on_found(domains, found_from_probe_match(match))
             self.rounds += 1
+            self.last_probe, self.last_found = self._scoped.clock.time(), count
             return count
         finally:
             self._busy = False

@@ -80,6 +80,34 @@ export function kindIcon(kind) {
   return KIND_ICONS[kind] || 'gauge';
 }
 
+/**
+ * What GET /api/network says about looking for devices, as notes for the top of the page:
+ * [{ kind: 'ok' | 'warn', text }]. A hub that cannot look says why (it explains an empty list).
+ */
+export function networkNotes(body, now = Date.now()) {
+  const b = body && typeof body === 'object' ? body : {};
+  const mdns = b.mdns && typeof b.mdns === 'object' ? b.mdns : {};
+  const wsd = b.wsdiscovery && typeof b.wsdiscovery === 'object' ? b.wsdiscovery : {};
+  const reason = (r, fallback) => (typeof r === 'string' && r ? r : fallback);
+  const notes = [];
+  if (mdns.state === 'running') {
+    const where = (Array.isArray(mdns.interfaces) ? mdns.interfaces : []).filter((a) => typeof a === 'string').join(', ');
+    notes.push({ kind: 'ok', text: t('discovered.net.mdns_running', { interfaces: where || '—' }) });
+  } else if (mdns.state === 'off') {
+    notes.push({ kind: 'warn', text: t('discovered.net.mdns_off', { reason: reason(mdns.reason, mdns.state) }) });
+  } else if (typeof mdns.state === 'string') {
+    notes.push({ kind: 'warn', text: t('discovered.net.mdns_problem', { reason: reason(mdns.reason, mdns.state) }) });
+  }
+  if (wsd.state === 'running') {
+    const last = typeof wsd.last_probe === 'number' && Number.isFinite(wsd.last_probe) ? wsd.last_probe : null; // epoch seconds, as the rows' times
+    notes.push({ kind: 'ok', text: last === null ? t('discovered.net.onvif_soon')
+      : t('discovered.net.onvif_last', { when: formatRelative(last, now) }) });
+  } else if (wsd.state === 'no_interface') {
+    notes.push({ kind: 'warn', text: t('discovered.net.onvif_problem', { reason: reason(wsd.reason, wsd.state) }) });
+  }
+  return notes;
+}
+
 /** Why the hub cannot pair this device (it is only listed), or null. */
 export function cannotPair(row) {
   const why = row.details ? row.details.cannot_pair : null;

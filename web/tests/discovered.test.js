@@ -9,7 +9,8 @@ import { installDictionary, setLanguage } from '../static/i18n.js';
 import { ApiError } from '../static/api.js';
 import {
   readAsk, readDiscovered, readDiscoveredList, kindIcon, kindLabel, addressText, seenText, firstSeenText, presence,
-  htmlPattern, formFields, pairBody, pairError, pairedLink, pairedTitle, revealItems, cannotPair, detailFacts, POLL_MS,
+  htmlPattern, formFields, pairBody, pairError, pairedLink, pairedTitle, revealItems, cannotPair, detailFacts, networkNotes,
+  POLL_MS,
 } from '../static/discovered-model.js';
 
 for (const lang of ['en', 'es-MX']) installDictionary(lang, JSON.parse(readFileSync(join(STATIC, 'i18n', `${lang}.json`), 'utf8')));
@@ -201,4 +202,33 @@ test('a listed-only device says why and shows what it is; details in a fixed ord
   await setLanguage('es-MX', { remember: false });
   assert.equal(kindLabel('tank_sensor'), 'Sensor de tanque');
   await setLanguage('en', { remember: false });
+});
+
+test('the network note says where the hub looks, or why it does not', async () => {
+  await setLanguage('en', { remember: false });
+  const now = Date.UTC(2026, 0, 15, 12, 0, 0);
+  // GET /api/network of a running hub (hub/http/views_core.py get_network).
+  const running = networkNotes({
+    mdns: { state: 'running', reason: null, interfaces: ['192.168.1.20', '10.0.0.2'], name: 'Casa' },
+    wsdiscovery: { state: 'running', reason: null, last_probe: now / 1000 - 120, found: 1, every: 300 },
+  }, now);
+  assert.deepEqual(running.map((n) => n.kind), ['ok', 'ok']);
+  assert.match(running[0].text, /192\.168\.1\.20, 10\.0\.0\.2/);
+  assert.match(running[1].text, /ONVIF cameras last asked 2 minutes ago/);
+  // Under MADERAS_MDNS=off, or `network: {mdns: false}`.
+  const off = networkNotes({
+    mdns: { state: 'off', reason: 'mDNS is turned off', interfaces: [], name: null },
+    wsdiscovery: { state: 'off', reason: 'multicast discovery is turned off', last_probe: null, found: 0, every: null },
+  }, now);
+  assert.deepEqual(off, [{ kind: 'warn', text: 'Not looking for devices on the network: mDNS is turned off.' }]);
+  const noIf = networkNotes({
+    mdns: { state: 'no_interface', reason: 'no network interface for mDNS: none of eth9 is here', interfaces: [] },
+    wsdiscovery: { state: 'no_interface', reason: 'none of eth9 is an interface', last_probe: null, found: 0 },
+  }, now);
+  assert.deepEqual(noIf.map((n) => n.kind), ['warn', 'warn']);
+  assert.match(noIf[0].text, /none of eth9 is here/);
+  assert.equal(networkNotes({ wsdiscovery: { state: 'running', last_probe: null } }, now)[0].text,
+    'ONVIF cameras are asked every 5 minutes.');
+  assert.deepEqual(networkNotes(null), []);
+  assert.deepEqual(networkNotes({ mdns: 'x', wsdiscovery: [] }), []);
 });

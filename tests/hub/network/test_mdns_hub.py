@@ -83,8 +83,9 @@ async def test_hub_announces_its_api_port_browses_and_says_goodbye_on_stop(
                 await hub.pairing.pair(row.id, {})
 
             body = await resident_get(hub, "/api/network")
-            assert body == {"mdns": {"state": "running", "reason": None, "interfaces": [link.host],
-                                     "name": "Casa Norte"}}
+            assert body["mdns"] == {"state": "running", "reason": None, "interfaces": [link.host], "name": "Casa Norte"}
+            # rtsp_camera's manifest asks for ONVIF cameras: the hub probes for them on the same interfaces.
+            assert body["wsdiscovery"]["state"] == "running" and body["wsdiscovery"]["every"] == 300
         finally:
             await hub.stop()
         await until(lambda: [e for e in peer.events if e["event"] == "removed"], "the goodbye on stop", 30)
@@ -96,7 +97,11 @@ async def test_under_the_test_suite_a_hub_does_not_start_mdns(hub: Hub) -> None:
     assert os.environ[MDNS_ENV] == "off"  # set by tests/conftest.py, inherited by `hub run` children
     assert hub.mdns_allowed is False and hub.mdns is None
     body = await resident_get(hub, "/api/network")
-    assert body == {"mdns": {"state": "off", "reason": "mDNS is turned off", "interfaces": [], "name": None}}
+    assert body == {
+        "mdns": {"state": "off", "reason": "mDNS is turned off", "interfaces": [], "name": None},
+        "wsdiscovery": {"state": "off", "reason": "multicast discovery is turned off", "last_probe": None, "found": 0,
+                        "every": None},
+    }  # fmt: skip
 
 
 async def test_loopback_api_is_not_announced_but_still_browses(tmp_path: Path, clock: ManualClock, link: Link) -> None:

@@ -52,6 +52,8 @@ async def test_the_poller_probes_at_start_and_every_five_minutes(tmp_path: Path,
                                    lister=lambda: {"eth0": ("10.0.0.2",)})  # fmt: skip
         poller.start()
         await until(lambda: poller.rounds == 1, "the first probe", 30)
+        assert poller.status() == {"state": "running", "reason": None, "last_probe": clock.time(), "found": 1,
+                                   "every": PROBE_EVERY_S}  # fmt: skip
         assert probes == [(["10.0.0.2"], (NETWORK_VIDEO_TRANSMITTER,))]  # rtsp_camera and fakecam ask the same
         assert sorted(handed[0][0]) == sorted([DOMAIN, "rtsp_camera"]) and len(handed) == 1  # not the printer
         await clock.advance(PROBE_EVERY_S - 1)
@@ -62,6 +64,11 @@ async def test_the_poller_probes_at_start_and_every_five_minutes(tmp_path: Path,
         gone = WsDiscoveryPoller(hub.pairing.scoped, index, on_found, interfaces=["10.0.0.2"], probe=probe,
                                  lister=lambda: {"eth0": ()})  # fmt: skip
         assert await gone.run_once() == 0 and len(probes) == 2  # no interface: no probe, no crash
+        status = gone.status()
+        assert status["state"] == "no_interface" and "10.0.0.2" in status["reason"]
+        assert status["last_probe"] is None
+        nothing_asks = WsDiscoveryPoller(hub.pairing.scoped, {}, on_found, probe=probe)
+        assert nothing_asks.status()["state"] == "off"
     finally:
         await hub.stop()
 

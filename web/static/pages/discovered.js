@@ -7,7 +7,7 @@ import * as api from '../api.js';
 import { t, formatDateTime } from '../i18n.js';
 import {
   readDiscoveredList, kindIcon, kindLabel, addressText, seenText, firstSeenText, presence, formFields, pairBody,
-  pairError, pairedLink, pairedTitle, revealItems, cannotPair, detailFacts, POLL_MS, DISCOVERED_EVENT,
+  pairError, pairedLink, pairedTitle, revealItems, cannotPair, detailFacts, networkNotes, POLL_MS, DISCOVERED_EVENT,
 } from '../discovered-model.js';
 import { pageTitle, emptyState, notice, badge, dl } from '../components/ui.js';
 import { openDialog, confirmDialog } from '../components/dialog.js';
@@ -113,6 +113,7 @@ export async function mount(main, app) {
   const status = h('div', { class: 'discovered-status', 'aria-live': 'polite', testid: 'discovered-status' });
   const errorBox = notice({ role: 'alert', testid: 'discovered-error' });
   const listEl = h('div', { class: 'discovered-list', testid: 'discovered-list' });
+  const netEl = h('div', { class: 'discovered-network', testid: 'discovered-network' });
   let showIgnored = false;
   const toggle = h('input', { type: 'checkbox', name: 'show_ignored', testid: 'show-ignored' });
   const ignoredHint = h('p', { class: 'hint', hidden: true }, t('discovered.ignored_hint'));
@@ -123,7 +124,7 @@ export async function mount(main, app) {
     h('p', { class: 'hint' }, t('discovered.intro')),
     admin ? null : h('p', { class: 'notice notice-info', testid: 'discovered-resident-hint' }, t('discovered.resident_hint')),
     admin ? h('div', { class: 'field field-check discovered-toggle' }, h('label', {}, toggle, t('discovered.show_ignored')), ignoredHint) : null,
-    status, errorBox.el, listEl);
+    netEl, status, errorBox.el, listEl);
 
   const say = (message, link) => fill(status, h('p', { class: 'notice notice-ok', role: 'status' }, message,
     link ? [' ', h('a', { href: link, testid: 'discovered-added-link' }, t('discovered.added_link'))] : null));
@@ -192,14 +193,21 @@ export async function mount(main, app) {
   async function refresh() {
     const mine = ++seq;
     let rows;
+    let network = null;
     try {
-      rows = readDiscoveredList(await api.get(showIgnored ? '/api/discovered?ignored=1' : '/api/discovered'));
+      const [list, net] = await Promise.all([
+        api.get(showIgnored ? '/api/discovered?ignored=1' : '/api/discovered'),
+        api.get('/api/network').catch(() => null), // the list matters more than the note about it
+      ]);
+      rows = readDiscoveredList(list);
+      network = net;
     } catch (err) {
       if (mine === seq) errorBox.show(err);
       return;
     }
     if (mine !== seq) return; // an older answer arriving after a newer one
     errorBox.clear();
+    fill(netEl, networkNotes(network).map((n) => h('p', { class: n.kind === 'warn' ? 'notice notice-warn' : 'hint' }, n.text)));
     if (!rows.length) fill(listEl, emptyState(showIgnored ? 'discovered.none_ignored' : 'discovered.none'));
     else fill(listEl, rows.map(card));
   }
