@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+# A listed device unseen this long leaves the list (a neighbour's BLE sensor heard once, a camera
+# unplugged): found again, it is listed again. BLE sightings and WS-Discovery answers refresh
+# `last_seen` while the device is there; an mDNS device stays until it said goodbye.
+STALE_AFTER_S = 24 * 3600.0
+EXPIRE_EVERY_S = 3600.0
+REFRESHED_SOURCES = ("bluetooth", "wsdiscovery")
 EVENT_DEVICE_DISCOVERED = "device_discovered"
 EVENT_DEVICE_PAIRED = "device_paired"
 PAIRING_MODULE = "pairing"
@@ -58,8 +64,18 @@ class PairingManager:
         self._index: dict[str, Any] | None = None  # the manifests' matchers, compiled on first use
 
     async def start(self) -> None:
-        """Create or migrate the table."""
+        """Create or migrate the table; drop stale rows now and every hour."""
         await self._store.start()
+        await self.expire()
+        self.scoped.clock.every(EXPIRE_EVERY_S, lambda: self.scoped.create_task(self.expire(), "pairing expire"))
+
+    async def expire(self) -> int:
+        """Forget rows unseen for STALE_AFTER_S that are gone or would have been seen again; how many."""
+        async with self._lock:
+            count = await self._store.expire(self._hub.clock.time() - STALE_AFTER_S, REFRESHED_SOURCES)
+        if count:
+            _LOGGER.info("Discovered list: %d device(s) not seen for a day left the list", count)
+        return count
 
     async def stop(self) -> None:
         """Cancel what is still being looked at (the hub calls this before unloading integrations)."""

@@ -91,6 +91,15 @@ class DiscoveredStore:
         count = await self._db.run(lambda db: db.execute("DELETE FROM discovered WHERE id = ?", [item_id]).rowcount)
         return bool(count)
 
+    async def expire(self, before: float, refreshed_sources: tuple[str, ...]) -> int:
+        """Delete rows not seen since `before` that are gone (said goodbye) or come from a source that keeps
+        refreshing what is still there; ignored rows stay (they keep the device hidden). How many."""
+        marks = ", ".join("?" * len(refreshed_sources)) or "NULL"
+        sql = (f"DELETE FROM discovered WHERE ignored = 0 AND last_seen < ? "
+               f"AND (present = 0 OR source IN ({marks}))")  # fmt: skip
+        count = await self._db.run(lambda db: db.execute(sql, [before, *refreshed_sources]).rowcount)
+        return int(count)
+
     async def mark_gone(self, origin: str) -> int:
         """The device behind `origin` said goodbye: keep its rows, marked not present; how many."""
         sql = "UPDATE discovered SET present = 0 WHERE origin = ? AND present = 1"

@@ -18,7 +18,7 @@ const KIND_ICONS = {
 };
 
 /** The details worth a line on the card, in this order (what the integration's offer said it is). */
-const DETAIL_KEYS = ['model', 'hardware', 'firmware', 'esphome_version', 'serial', 'board', 'location'];
+const DETAIL_KEYS = ['model', 'hardware', 'firmware', 'esphome_version', 'serial', 'board', 'location', 'rssi'];
 
 function text(v) {
   return typeof v === 'string' && v !== '' ? v : null;

@@ -199,6 +199,8 @@ test('a listed-only device says why and shows what it is; details in a fixed ord
   assert.equal(cannotPair(tank), null);
   assert.deepEqual(detailFacts(tank), [['model', '7'], ['firmware', '1.1'], ['serial', 'MT0A1B2C']]);
   assert.deepEqual(detailFacts(readDiscovered({ id: 'x', details: { model: { nested: 1 }, serial: ['a'] } })), []);
+  // A BLE sensor says how well it is heard: a neighbour's, through the wall, is weak.
+  assert.deepEqual(detailFacts(readDiscovered({ id: 'b', details: { model: 'ATC', rssi: -91 } })), [['model', 'ATC'], ['rssi', '-91']]);
   await setLanguage('es-MX', { remember: false });
   assert.equal(kindLabel('tank_sensor'), 'Sensor de tanque');
   await setLanguage('en', { remember: false });

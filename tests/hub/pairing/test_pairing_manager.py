@@ -13,7 +13,7 @@ from waiting import until
 from hub.clock import ManualClock
 from hub.network import FoundService
 from hub.pairing import EVENT_DEVICE_DISCOVERED, EVENT_DEVICE_PAIRED, Ask, Found, PairingError
-from hub.pairing.manager import check_answers
+from hub.pairing.manager import EXPIRE_EVERY_S, STALE_AFTER_S, check_answers
 from hub.runtime import Hub
 
 
@@ -166,3 +166,34 @@ def test_answers_are_checked_against_the_asks() -> None:
         with pytest.raises(PairingError) as caught:
             check_answers(asks, answers)
         assert caught.value.field == field
+
+
+async def test_devices_unseen_for_a_day_leave_the_list_unless_still_announced_or_ignored(
+    paired_hub: Hub, clock: ManualClock
+) -> None:
+    pairing = paired_hub.pairing
+    announced = await pairing.found([DOMAIN], garage())  # mDNS, no goodbye: still there however quiet
+    porch = Found(source="zeroconf", name="Porch", host="10.0.0.9", properties={"serial": "SN-2"},
+                  origin="zeroconf:Porch._fakecam._tcp.local.")  # fmt: skip
+    await pairing.found([DOMAIN], porch)
+    await pairing.removed("zeroconf:Porch._fakecam._tcp.local.")  # said goodbye
+    neighbour = Found(source="bluetooth", name="Neighbour", address="A4:C1:38:00:00:09", properties={"serial": "BT-9"})
+    await pairing.found([DOMAIN], neighbour)  # heard once through the wall
+    [hidden] = await pairing.found([DOMAIN], Found(source="bluetooth", address="A4:C1:38:00:00:0A",
+                                                   properties={"serial": "BT-10"}))  # fmt: skip
+    await pairing.ignore(hidden.id)
+
+    await clock.advance(STALE_AFTER_S - 60)
+    assert await pairing.expire() == 0
+    await clock.advance(EXPIRE_EVERY_S + 60)  # the next hourly look comes after the day is over
+
+    async def left() -> list[Any] | None:
+        rows = await pairing.list(ignored=True)
+        return rows if len(rows) == 2 else None
+
+    rows = await until(left, "the hourly expiry", 30)
+    assert sorted(r.unique_id for r in rows) == ["BT-10", "SN-1"]  # the goodbye and the neighbour left
+    assert [r.id for r in rows if r.unique_id == "SN-1"] == [announced[0].id]
+    # Found again: listed again.
+    await pairing.found([DOMAIN], neighbour)
+    assert "BT-9" in [r.unique_id for r in await pairing.list()]
