@@ -29,6 +29,9 @@ HUB_SERVICE_TYPE = "_maderas._tcp.local."
 HUB_ID_FILE = ".hub_id"
 RETRY_INTERVAL = 60.0  # seconds of hub clock between looks at the interfaces
 RESOLVE_TIMEOUT_MS = 3000
+# Waits before each resolution attempt: a device whose first answer was lost (a busy network, a
+# device still booting) is asked again instead of waiting for its next TXT change to be noticed.
+RESOLVE_WAITS_S = (0.0, 5.0, 30.0)
 _MAX_LABEL = 63  # bytes in one DNS label (the instance name)
 
 FoundCallback = Callable[["FoundService"], None]
@@ -256,9 +259,16 @@ class MdnsService:
             zc = self._zc
             if zc is None:
                 return
-            info = AsyncServiceInfo(service_type, name)
-            if not await info.async_request(zc.zeroconf, RESOLVE_TIMEOUT_MS):
-                _LOGGER.debug("mDNS: %r did not resolve", name)
+            for attempt, wait in enumerate(RESOLVE_WAITS_S, 1):
+                if wait:
+                    await asyncio.sleep(wait)  # network time, as python-zeroconf's own timers
+                if self._generation.get(name) != generation or self._zc is not zc:
+                    return  # removed or changed again meanwhile (the newer event decides), or stopped
+                info = AsyncServiceInfo(service_type, name)
+                if await info.async_request(zc.zeroconf, RESOLVE_TIMEOUT_MS):
+                    break
+                _LOGGER.debug("mDNS: %r did not resolve (attempt %d of %d)", name, attempt, len(RESOLVE_WAITS_S))
+            else:
                 return
             if self._generation.get(name) != generation:
                 return  # removed or changed again meanwhile; the newer event decides
