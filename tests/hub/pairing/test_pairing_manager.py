@@ -197,3 +197,14 @@ async def test_devices_unseen_for_a_day_leave_the_list_unless_still_announced_or
     # Found again: listed again.
     await pairing.found([DOMAIN], neighbour)
     assert "BT-9" in [r.unique_id for r in await pairing.list()]
+
+
+def test_the_host_of_a_found_device_is_ipv4_when_it_has_one_and_never_a_scopeless_link_local() -> None:
+    from hub.pairing.manager import preferred_address
+
+    # avahi announces its fe80:: address in the same answer; without a scope it cannot be dialled.
+    assert preferred_address(["fe80::1c2b:3cff:fe4d:5e6f", "10.0.0.7"]) == "10.0.0.7"
+    assert preferred_address(["fe80::1", "2001:db8::7"]) == "2001:db8::7"
+    assert preferred_address(["fe80::1"]) is None
+    assert preferred_address(["not-an-address", "192.168.1.20", "10.0.0.7"]) == "10.0.0.7"  # lowest, stable
+    assert preferred_address([]) is None
