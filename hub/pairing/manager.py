@@ -35,9 +35,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # A listed device unseen this long leaves the list (a neighbour's BLE sensor heard once, a camera
 # unplugged): found again, it is listed again. BLE sightings and WS-Discovery answers refresh
-# `last_seen` while the device is there; an mDNS device stays until it said goodbye.
+# `last_seen` while the device is there; an mDNS device stays until it said goodbye. Looked at
+# when the list is read (one DELETE) and at start: no timer of its own.
 STALE_AFTER_S = 24 * 3600.0
-EXPIRE_EVERY_S = 3600.0
 REFRESHED_SOURCES = ("bluetooth", "wsdiscovery")
 EVENT_DEVICE_DISCOVERED = "device_discovered"
 EVENT_DEVICE_PAIRED = "device_paired"
@@ -64,10 +64,9 @@ class PairingManager:
         self._index: dict[str, Any] | None = None  # the manifests' matchers, compiled on first use
 
     async def start(self) -> None:
-        """Create or migrate the table; drop stale rows now and every hour."""
+        """Create or migrate the table; drop stale rows."""
         await self._store.start()
         await self.expire()
-        self.scoped.clock.every(EXPIRE_EVERY_S, lambda: self.scoped.create_task(self.expire(), "pairing expire"))
 
     async def expire(self) -> int:
         """Forget rows unseen for STALE_AFTER_S that are gone or would have been seen again; how many."""
@@ -160,7 +159,8 @@ class PairingManager:
     # -- the list -------------------------------------------------------------------------
 
     async def list(self, *, ignored: bool = False) -> list[Discovered]:
-        """The Discovered list, newest sighting first; ignored rows only when asked."""
+        """The Discovered list, newest sighting first, stale rows dropped first; ignored rows only when asked."""
+        await self.expire()
         return await self._store.all(ignored=ignored)
 
     async def get(self, item_id: str) -> Discovered:
