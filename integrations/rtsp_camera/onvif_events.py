@@ -184,7 +184,7 @@ def decode_notification(message: Any, now: float) -> CameraEvent | None:
     )
 
 
-def _import_onvif() -> Any:
+def import_onvif() -> Any:
     """Import onvif.ONVIFCamera without its import-time logging.basicConfig touching the hub's logging."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -196,7 +196,8 @@ def _import_onvif() -> Any:
     return ONVIFCamera
 
 
-def _is_auth_error(err: BaseException) -> bool:
+def is_auth_error(err: BaseException) -> bool:
+    """Whether an ONVIF error means the camera refused the credentials (SOAP NotAuthorized or HTTP 401)."""
     if isinstance(err, zeep.exceptions.Fault):
         subcodes = err.subcodes if isinstance(err.subcodes, list) else [err.subcodes] if err.subcodes else []
         codes = " ".join(_text(getattr(code, "text", code)) for code in subcodes)
@@ -215,7 +216,7 @@ def _is_garbage(err: BaseException) -> bool:
     return isinstance(err, readable) and not isinstance(err, zeep.exceptions.Fault)
 
 
-def _describe(err: BaseException) -> str:
+def describe_error(err: BaseException) -> str:
     """The first line of an error, without onvif's "Unknown error: " prefix (zeep appends whole bodies)."""
     if isinstance(err, zeep.exceptions.Fault):
         return _text(err.message) or "SOAP fault"
@@ -307,7 +308,7 @@ class OnvifEvents:
                     wait, self._delay = self._delay, min(self._delay * 2, self._retry_max)
                 except Exception as err:  # a background subscription must outlive surprises; back off
                     _LOGGER.exception("%s: ONVIF events failed unexpectedly", self._host)
-                    self._set_status("failed", f"unexpected error: {_describe(err)}")
+                    self._set_status("failed", f"unexpected error: {describe_error(err)}")
                     wait, self._delay = self._delay, min(self._delay * 2, self._retry_max)
                 await self._close_camera()
                 try:
@@ -334,14 +335,14 @@ class OnvifEvents:
                 async with asyncio.timeout(self._stop_timeout):
                     await self._subscription.Unsubscribe()
             except Exception as err:  # best effort: the subscription also expires by itself
-                _LOGGER.debug("%s: Unsubscribe failed: %s", self._host, _describe(err), exc_info=True)
+                _LOGGER.debug("%s: Unsubscribe failed: %s", self._host, describe_error(err), exc_info=True)
         await self._close_camera()
 
     # -- one connection -----------------------------------------------------------------------
 
     async def _session(self) -> None:
         """Connect, find the event service, then subscribe and pull until something breaks."""
-        camera = _import_onvif()(
+        camera = import_onvif()(
             self._host, self._port, self._username, self._password, adjust_time=True, no_cache=True
         )
         self._camera = camera
@@ -404,16 +405,16 @@ class OnvifEvents:
             try:
                 reply = await self._interruptible(functools.partial(self._pullpoint.PullMessages, request))
             except zeep.exceptions.Fault as err:
-                if _is_auth_error(err):
+                if is_auth_error(err):
                     raise _AuthFailed(self._auth_reason(err)) from err
-                raise _Resubscribe(_describe(err)) from err
+                raise _Resubscribe(describe_error(err)) from err
             except (*_IO_ERRORS, ValueError, AttributeError) as err:
                 if not _is_garbage(err):
                     raise _SessionFailed(self._io_reason(err)) from err
                 garbage += 1
-                self._log_once("garbage", "%s: unreadable PullMessages reply skipped: %s", self._host, _describe(err))
+                self._log_once("garbage", "%s: unreadable PullMessages reply skipped: %s", self._host, describe_error(err))
                 if garbage >= _GARBAGE_LIMIT:
-                    raise _SessionFailed(f"the camera answers PullMessages with garbage: {_describe(err)}") from err
+                    raise _SessionFailed(f"the camera answers PullMessages with garbage: {describe_error(err)}") from err
                 continue
             garbage = 0
             self._pulled = True
@@ -426,9 +427,9 @@ class OnvifEvents:
         try:
             result = await self._subscription.Renew({"TerminationTime": f"PT{int(self._subscription_time)}S"})
         except zeep.exceptions.Fault as err:
-            if _is_auth_error(err):
+            if is_auth_error(err):
                 raise _AuthFailed(self._auth_reason(err)) from err
-            raise _Resubscribe(f"Renew refused: {_describe(err)}") from err
+            raise _Resubscribe(f"Renew refused: {describe_error(err)}") from err
         except _IO_ERRORS as err:
             raise _SessionFailed(self._io_reason(err)) from err
         self._update_deadline(result)
@@ -483,21 +484,21 @@ class OnvifEvents:
         except (_AuthFailed, _SessionFailed, _Resubscribe, _Stopped):
             raise
         except Exception as err:  # onvif wraps anything it meets in ONVIFError; classify, never leak
-            if _is_auth_error(err) or _is_auth_error(err.__cause__ or err):
+            if is_auth_error(err) or is_auth_error(err.__cause__ or err):
                 raise _AuthFailed(self._auth_reason(err)) from err
             if isinstance(err, _IO_ERRORS):
                 raise _SessionFailed(self._io_reason(err)) from err
-            raise _SessionFailed(f"{step} failed: {_describe(err)}") from err
+            raise _SessionFailed(f"{step} failed: {describe_error(err)}") from err
 
     def _auth_reason(self, err: BaseException) -> str:
-        return f"the camera refused user {self._username}: {_describe(err)}"
+        return f"the camera refused user {self._username}: {describe_error(err)}"
 
     def _io_reason(self, err: BaseException) -> str:
         if isinstance(err, zeep.exceptions.TransportError):
             return f"camera answered HTTP {err.status_code}"
         if isinstance(err, zeep.exceptions.Error):
-            return f"unreadable answer: {_describe(err)}"
-        return f"unreachable: {_describe(err)}"
+            return f"unreadable answer: {describe_error(err)}"
+        return f"unreachable: {describe_error(err)}"
 
     def _set_status(self, state: StatusState, reason: str = "") -> None:
         status = OnvifStatus(state, reason, self._device)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import zeep.exceptions
 
-from .onvif_events import DeviceIdentity, _describe, _import_onvif, _is_auth_error
+from .onvif_events import DeviceIdentity, describe_error, import_onvif, is_auth_error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _profile(raw: Any) -> Profile | None:
 
 async def read_streams(host: str, port: int, username: str, password: str, *, timeout: float = 30.0) -> CameraStreams:
     """Ask the camera at its ONVIF device service for its identity and main / sub stream; OnvifMediaError if not."""
-    camera = _import_onvif()(host, port, username, password, adjust_time=True, no_cache=True)
+    camera = import_onvif()(host, port, username, password, adjust_time=True, no_cache=True)
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
@@ -165,9 +165,9 @@ async def _identity(camera: Any, username: str) -> DeviceIdentity:
     try:
         info = await (await camera.create_devicemgmt_service()).GetDeviceInformation()
     except zeep.exceptions.Fault as err:
-        if _is_auth_error(err):
+        if is_auth_error(err):
             raise _classify(err, username) from err
-        _LOGGER.debug("%s: GetDeviceInformation refused: %s", camera.host, _describe(err))
+        _LOGGER.debug("%s: GetDeviceInformation refused: %s", camera.host, describe_error(err))
         return DeviceIdentity("", "", "", "")
 
     def text(name: str) -> str:
@@ -191,15 +191,15 @@ async def _stream_uri(media: Any, profile: Profile) -> StreamLocation:
 def _classify(err: BaseException, username: str) -> OnvifMediaError:
     """An onvif / zeep / aiohttp error as refused, unreachable or another failure, in words."""
     cause = err.__cause__ or err
-    if _is_auth_error(err) or _is_auth_error(cause):
-        return OnvifMediaError("auth", f"the camera refused user {username} ({_describe(cause)})")
+    if is_auth_error(err) or is_auth_error(cause):
+        return OnvifMediaError("auth", f"the camera refused user {username} ({describe_error(cause)})")
     if isinstance(cause, zeep.exceptions.TransportError):
         return OnvifMediaError("error", f"the camera answered HTTP {cause.status_code}")
     if isinstance(cause, aiohttp.ClientError | OSError | TimeoutError) or type(err).__name__ == "ONVIFTimeoutError":
-        return OnvifMediaError("unreachable", _describe(cause))
+        return OnvifMediaError("unreachable", describe_error(cause))
     if isinstance(cause, zeep.exceptions.Fault):
-        return OnvifMediaError("error", f"the camera refused: {_describe(cause)}")
-    return OnvifMediaError("error", f"the camera's ONVIF answer could not be read: {_describe(cause)}")
+        return OnvifMediaError("error", f"the camera refused: {describe_error(cause)}")
+    return OnvifMediaError("error", f"the camera's ONVIF answer could not be read: {describe_error(cause)}")
 
 
 async def _close(camera: Any) -> None:

@@ -150,9 +150,9 @@ async def test_camera_clock_ten_minutes_off_still_authenticates() -> None:
     await device.start()
     try:
         # The device really checks Created: a client that ignores its clock is refused.
-        from integrations.rtsp_camera.onvif_events import _import_onvif
+        from integrations.rtsp_camera.onvif_events import import_onvif
 
-        plain = _import_onvif()("127.0.0.1", device.port, "admin", "secret", adjust_time=False, no_cache=True)
+        plain = import_onvif()("127.0.0.1", device.port, "admin", "secret", adjust_time=False, no_cache=True)
         try:
             management = await plain.create_devicemgmt_service()
             with pytest.raises(zeep.exceptions.Fault, match="Created is too far"):
