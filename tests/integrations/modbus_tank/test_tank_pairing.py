@@ -148,3 +148,39 @@ async def test_an_unreachable_sensor_is_a_502_naming_where(site: dict[str, Any])
     gone = await admin.json("POST", f"/api/discovered/{row.id}/pair", {"answers": {"pin": "1"}}, status=502)
     assert f"127.0.0.1:{spec.port}" in gone["error"]["message"]
     assert hub.config_entries.entries("modbus_tank") == []
+
+
+async def test_a_wrong_pin_in_yaml_shows_on_the_tank_and_the_right_one_reads(tmp_path: Path) -> None:
+    async with WifiTankSimulator(water_tank(), serial=SERIAL, pin=PIN, capacity_l=1100, tank_height_m=1.2) as sim:
+        tank = tank_block(0, 1100, 1400, 1200)  # what pairing would have written: 1.2 m high, sensor at 1.4 m
+
+        def config(pin: int) -> dict[str, Any]:
+            return {"modbus_tank": {"buses": [{
+                "name": "patio", "type": "tcp", "host": "127.0.0.1", "port": sim.port, "pin": pin,
+                "tanks": [{"name": "Cistern", "unit_id": 1, "profile": "maderas_tank_v1", "scan_interval": 1,
+                           "failures_before_unavailable": 1, "tank": tank}],
+            }]}}  # fmt: skip
+
+        (tmp_path / "wrong").mkdir()
+        (tmp_path / "right").mkdir()
+        hub = await started_hub(tmp_path / "wrong", config(PIN + 1))
+        try:
+
+            def reason() -> str | None:
+                state = hub.states.get("sensor.cistern_level")
+                return state.attributes.get("unavailable_reason") if state is not None else None
+
+            text = await until(reason, "the refused PIN on the tank's level", 30)
+            assert "the sensor refused the PIN" in text and str(PIN) not in text
+        finally:
+            await hub.stop()
+        hub = await started_hub(tmp_path / "right", config(PIN))
+        try:
+
+            def level() -> float | None:
+                state = hub.states.get("sensor.cistern_level")
+                return float(state.state) if state and state.state not in ("unknown", "unavailable") else None
+
+            assert await until(level, "the level with the right PIN", 30) == pytest.approx(60, abs=1)
+        finally:
+            await hub.stop()
