@@ -158,7 +158,8 @@ async def _start_mdns(hub: Hub) -> None:
     hub.mdns = service
     # WS-Discovery multicasts too, so it follows the same switch; it runs in the pairing scope.
     hub.pairing.poller = WsDiscoveryPoller(
-        hub.pairing.scoped, index, hub.pairing.found, interfaces=network.get("interfaces", "all")
+        hub.pairing.scoped, index, hub.pairing.found, interfaces=network.get("interfaces", "all"),
+        on_gone=hub.pairing.removed,
     )
     hub.pairing.poller.start()
 

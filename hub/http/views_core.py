@@ -42,6 +42,7 @@ from .common import (
 )
 from .openapi import (
     ANY_OBJECT,
+    BOOLEAN,
     INTEGER,
     LANGUAGE,
     NAME,
@@ -135,7 +136,7 @@ async def get_network(request: web.Request) -> web.Response:
     poller = hub.pairing.poller if hub.pairing is not None else None
     if poller is None:
         wsd: dict[str, Any] = {"state": "off", "reason": "multicast discovery is turned off", "last_probe": None,
-                               "found": 0, "every": None}  # fmt: skip
+                               "found": 0, "every": None, "listening": False, "listen_error": None}  # fmt: skip
     else:
         wsd = poller.status()
     return json_response({"mdns": mdns, "wsdiscovery": wsd})
@@ -367,7 +368,8 @@ ROUTES = (
           response=obj({"mdns": obj({"state": STRING, "reason": nullable(STRING), "interfaces": array(STRING),
                                      "name": nullable(STRING)}, "state", "interfaces"),
                         "wsdiscovery": obj({"state": STRING, "reason": nullable(STRING), "last_probe": nullable(NUMBER),
-                                            "found": INTEGER, "every": nullable(NUMBER)}, "state")},
+                                            "found": INTEGER, "every": nullable(NUMBER), "listening": BOOLEAN,
+                                            "listen_error": nullable(STRING)}, "state")},
                        "mdns", "wsdiscovery")),
     Route("GET", "/api/me", get_me, RESIDENT, "The current user", response=_ME),
     Route("PATCH", "/api/me", patch_me, RESIDENT, "Change own name, language or password",

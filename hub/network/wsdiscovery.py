@@ -1,9 +1,11 @@
-"""ONVIF WS-Discovery: the Probe we multicast, the ProbeMatches cameras answer, and the prober.
+"""ONVIF WS-Discovery: the Probe we multicast, the ProbeMatches cameras answer, the prober, and the
+Hello / Bye devices multicast when they join or leave.
 
 WS-Discovery 2005/04 (the version ONVIF cameras speak) is SOAP 1.2 over UDP: a client multicasts
 a Probe to 239.255.255.250:3702 and each matching device answers with a unicast ProbeMatches to
-the port the Probe came from. The message functions are sans-IO so tests can feed them bytes;
-`probe()` is the only part that touches sockets.
+the port the Probe came from; a device joining the network multicasts a Hello, one leaving a Bye.
+The message functions are sans-IO so tests can feed them bytes; `probe()` and
+`AnnouncementListener` are the only parts that touch sockets.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import logging
 import socket
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import unquote
@@ -24,6 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 
 MULTICAST_GROUP = "239.255.255.250"
 PORT = 3702
+IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)  # Linux's value; Python names it from 3.12
 # A UDP datagram cannot be larger; anything claiming more is not a real answer.
 MAX_DATAGRAM = 65536
 
@@ -36,6 +40,8 @@ NS_ONVIF_DEVICE = "http://www.onvif.org/ver10/device/wsdl"
 
 ACTION_PROBE = f"{NS_DISCOVERY}/Probe"
 ACTION_PROBE_MATCHES = f"{NS_DISCOVERY}/ProbeMatches"
+ACTION_HELLO = f"{NS_DISCOVERY}/Hello"
+ACTION_BYE = f"{NS_DISCOVERY}/Bye"
 TO_DISCOVERY = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
 ANONYMOUS = f"{NS_ADDRESSING}/role/anonymous"
 
@@ -48,6 +54,7 @@ _ONVIF_SCOPE = "onvif://www.onvif.org/"
 # Caps so one hostile answer cannot make us keep thousands of strings.
 _MAX_MATCHES = 32
 _MAX_ITEMS = 64
+_RECENT_MESSAGES = 128  # message ids remembered to drop the repeats of a Hello or Bye
 
 
 @dataclass(frozen=True)
@@ -164,25 +171,43 @@ def _clark(name: str) -> str:
     return "{" + name if "}" in name else name
 
 
-def parse_probe_matches(data: bytes, relates_to: str) -> list[ProbeMatch]:
-    """The devices in a ProbeMatches answering `relates_to`; [] for anything else, never an exception."""
+@dataclass(frozen=True)
+class Announcement:
+    """A Hello (a device joined) or a Bye (it left); a Bye may carry only the endpoint."""
+
+    kind: str  # "hello" or "bye"
+    device: ProbeMatch
+    message_id: str = ""  # the same in each of SOAP-over-UDP's repeats of one message
+
+
+def _envelope(data: bytes) -> tuple[str, ET.Element, ET.Element, _SafeTree] | None:
+    """(Action, Header, Body, the tree's namespace scopes) of a SOAP envelope, or None for anything else."""
     if len(data) > MAX_DATAGRAM:
         _LOGGER.debug("WS-Discovery: dropped a %d-byte datagram", len(data))
-        return []
+        return None
     tree = _SafeTree()
     try:
         root = tree.parse(data)
     except (expat.ExpatError, _Refused, ValueError, IndexError, KeyError) as err:
         _LOGGER.debug("WS-Discovery: dropped a malformed datagram: %s", err)
-        return []
+        return None
     soap = root.tag[1:].partition("}")[0] if root.tag.startswith("{") else ""
     if soap not in (NS_SOAP12, NS_SOAP11) or root.tag != f"{{{soap}}}Envelope":
-        return []
+        return None
     header = root.find(f"{{{soap}}}Header")
     body = root.find(f"{{{soap}}}Body")
     if header is None or body is None:
+        return None
+    return _text(header.find(f"{{{NS_ADDRESSING}}}Action")), header, body, tree
+
+
+def parse_probe_matches(data: bytes, relates_to: str) -> list[ProbeMatch]:
+    """The devices in a ProbeMatches answering `relates_to`; [] for anything else, never an exception."""
+    envelope = _envelope(data)
+    if envelope is None:
         return []
-    if _text(header.find(f"{{{NS_ADDRESSING}}}Action")) != ACTION_PROBE_MATCHES:
+    action, header, body, tree = envelope
+    if action != ACTION_PROBE_MATCHES:
         return []
     if _text(header.find(f"{{{NS_ADDRESSING}}}RelatesTo")) != relates_to.strip():
         return []
@@ -195,6 +220,21 @@ def parse_probe_matches(data: bytes, relates_to: str) -> list[ProbeMatch]:
         if match is not None:
             matches.append(match)
     return matches
+
+
+def parse_announcement(data: bytes) -> Announcement | None:
+    """A Hello or Bye multicast by a device; None for anything else (probes, answers, garbage), never an exception."""
+    envelope = _envelope(data)
+    if envelope is None:
+        return None
+    action, header, body, tree = envelope
+    kind = {ACTION_HELLO: "hello", ACTION_BYE: "bye"}.get(action)
+    if kind is None:
+        return None
+    element = body.find(f"{{{NS_DISCOVERY}}}{'Hello' if kind == 'hello' else 'Bye'}")
+    device = _probe_match(element, tree.types_scope) if element is not None else None
+    message_id = _text(header.find(f"{{{NS_ADDRESSING}}}MessageID"))
+    return Announcement(kind, device, message_id) if device is not None else None
 
 
 def _probe_match(element: ET.Element, types_scope: dict[int, dict[str, str]]) -> ProbeMatch | None:
@@ -319,3 +359,75 @@ async def probe(
         # Let the transports' close callbacks run so no socket outlives the call.
         await asyncio.sleep(0)
     return list(found.values())
+
+
+def _listening_socket(addresses: Sequence[str]) -> socket.socket:
+    """A UDP socket on the discovery port that receives the group's datagrams from these interfaces only."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # beside another WS-Discovery client
+        # Linux hands a socket bound to the group every membership on the machine unless told not to.
+        sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+        sock.bind((MULTICAST_GROUP, PORT))
+        for address in addresses:
+            membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton(address)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _Announcements(asyncio.DatagramProtocol):
+    def __init__(self, on_announcement: Callable[[Announcement], None]) -> None:
+        self._on_announcement = on_announcement
+        self._recent: deque[str] = deque(maxlen=_RECENT_MESSAGES)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        announcement = parse_announcement(data)
+        if announcement is None:
+            return
+        if announcement.message_id:
+            if announcement.message_id in self._recent:
+                return  # a repeat: SOAP-over-UDP sends each multicast up to four times
+            self._recent.append(announcement.message_id)
+        try:
+            self._on_announcement(announcement)
+        except Exception:  # a consumer's bug must not close the socket
+            _LOGGER.exception("WS-Discovery: a handler failed for %s", announcement.device.endpoint)
+
+    def error_received(self, exc: Exception) -> None:
+        _LOGGER.debug("WS-Discovery: listening socket error: %s", exc)
+
+
+class AnnouncementListener:
+    """Hears the Hello and Bye devices multicast, on the given interface addresses only (it sends nothing)."""
+
+    def __init__(self, addresses: Sequence[str], on_announcement: Callable[[Announcement], None]) -> None:
+        self.addresses = list(addresses)
+        self._on_announcement = on_announcement
+        self._transport: asyncio.DatagramTransport | None = None
+
+    @property
+    def listening(self) -> bool:
+        return self._transport is not None
+
+    async def start(self) -> None:
+        """Join the group on each address; OSError when the port cannot be had (the caller reports it)."""
+        sock = _listening_socket(self.addresses)
+        try:
+            self._transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                lambda: _Announcements(self._on_announcement), sock=sock
+            )
+        except BaseException:
+            sock.close()
+            raise
+
+    def close(self) -> None:
+        """Leave the group and close the socket; safe to call twice."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..loader import match_wsdiscovery
 from ..network.interfaces import InterfaceLister, NoInterfaceError, host_interfaces, resolve_interfaces
-from ..network.wsdiscovery import ProbeMatch
+from ..network.wsdiscovery import Announcement, AnnouncementListener, ProbeMatch
 from ..network.wsdiscovery import probe as ws_probe
 from ..scope import ScopedHub
 from .models import Found
@@ -18,7 +18,8 @@ _LOGGER = logging.getLogger(__name__)
 
 PROBE_EVERY_S = 300.0
 Prober = Callable[..., Awaitable[list[ProbeMatch]]]
-FoundHandler = Callable[[list[str], Found], Awaitable[Any]]
+GoneHandler = Callable[[str], Coroutine[Any, Any, Any]]
+FoundHandler = Callable[[list[str], Found], Coroutine[Any, Any, Any]]
 
 
 def wsdiscovery_origin(endpoint: str) -> str:
@@ -48,7 +49,9 @@ def found_from_probe_match(match: ProbeMatch) -> Found:
 
 
 class WsDiscoveryPoller:
-    """Probes on the configured interfaces and hands each matching ProbeMatch to `on_found`."""
+    """Probes on the configured interfaces and hands each matching ProbeMatch to `on_found`; with
+    `on_gone`, it also listens for the Hello a device multicasts when it joins (found at once, not at
+    the next probe; a Hello without XAddrs starts a probe) and its Bye (`on_gone(origin)`)."""
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class WsDiscoveryPoller:
         probe: Prober = ws_probe,
         lister: InterfaceLister = host_interfaces,
         interval: float = PROBE_EVERY_S,
+        on_gone: GoneHandler | None = None,
     ) -> None:
         self._scoped = scoped
         self._index = index
@@ -73,6 +77,10 @@ class WsDiscoveryPoller:
         self.last_probe: float | None = None  # hub time the last round ended
         self.last_found = 0  # matching devices that answered it
         self.reason: str | None = None  # why the last round could not probe (no interface)
+        self._on_gone = on_gone
+        self.listener: AnnouncementListener | None = None
+        self.listen_error: str | None = None  # why Hello/Bye are not heard (port taken, no interface)
+        self.hellos = 0  # matching Hellos handed on (for status and tests)
 
     @property
     def type_sets(self) -> list[tuple[str, ...]]:
@@ -93,7 +101,9 @@ class WsDiscoveryPoller:
         else:
             state = "running"
         return {"state": state, "reason": self.reason if state != "off" else "no integration asks for it",
-                "last_probe": self.last_probe, "found": self.last_found, "every": self._interval}  # fmt: skip
+                "last_probe": self.last_probe, "found": self.last_found, "every": self._interval,
+                "listening": self.listener is not None and self.listener.listening,
+                "listen_error": self.listen_error}  # fmt: skip
 
     def start(self) -> None:
         """Probe now and every `interval` seconds of hub clock, until the scope closes."""
@@ -101,6 +111,41 @@ class WsDiscoveryPoller:
             return
         self._scoped.create_task(self.run_once(), "pairing ws-discovery")
         self._scoped.clock.every(self._interval, self._due)
+        if self._on_gone is not None:
+            self._scoped.create_task(self._listen(), "pairing ws-discovery listen")
+
+    async def _listen(self) -> None:
+        """Join the group on the interfaces' addresses; a port another program holds is a status, not a crash."""
+        try:
+            addresses = resolve_interfaces(self._interfaces, self._lister)
+        except NoInterfaceError as err:
+            self.listen_error = str(err)
+            return
+        listener = AnnouncementListener(list(addresses), self._heard)
+        try:
+            await listener.start()
+        except OSError as err:
+            self.listen_error = f"cannot listen for WS-Discovery Hello on port 3702: {err}"
+            _LOGGER.warning("%s; cameras are still found by the probes every %d s", self.listen_error, self._interval)
+            return
+        self.listener = listener
+        self._scoped.on_unload(listener.close)
+
+    def _heard(self, announcement: Announcement) -> None:
+        """A Hello or Bye: hand it on in a task (this runs in the socket's callback)."""
+        device = announcement.device
+        if announcement.kind == "bye":
+            if self._on_gone is not None:
+                self._scoped.create_task(self._on_gone(wsdiscovery_origin(device.endpoint)), "pairing ws-discovery bye")
+            return
+        domains = match_wsdiscovery(self._index, device.types)
+        if not domains:
+            return
+        if not device.xaddrs:  # it did not say where it is: ask (Resolve is not implemented; a Probe answers)
+            self._due()
+            return
+        self.hellos += 1
+        self._scoped.create_task(self._on_found(domains, found_from_probe_match(device)), "pairing ws-discovery hello")
 
     def _due(self) -> None:
         self._scoped.create_task(self.run_once(), "pairing ws-discovery")

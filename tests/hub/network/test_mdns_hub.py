@@ -86,6 +86,7 @@ async def test_hub_announces_its_api_port_browses_and_says_goodbye_on_stop(
             assert body["mdns"] == {"state": "running", "reason": None, "interfaces": [link.host], "name": "Casa Norte"}
             # rtsp_camera's manifest asks for ONVIF cameras: the hub probes for them on the same interfaces.
             assert body["wsdiscovery"]["state"] == "running" and body["wsdiscovery"]["every"] == 300
+            assert body["wsdiscovery"]["listening"] is True  # Hello / Bye heard on the same interface
         finally:
             await hub.stop()
         await until(lambda: [e for e in peer.events if e["event"] == "removed"], "the goodbye on stop", 30)
@@ -100,7 +101,7 @@ async def test_under_the_test_suite_a_hub_does_not_start_mdns(hub: Hub) -> None:
     assert body == {
         "mdns": {"state": "off", "reason": "mDNS is turned off", "interfaces": [], "name": None},
         "wsdiscovery": {"state": "off", "reason": "multicast discovery is turned off", "last_probe": None, "found": 0,
-                        "every": None},
+                        "every": None, "listening": False, "listen_error": None},
     }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,10 @@ def _publish(spec: dict[str, object]) -> None:
         )
         print("ready", flush=True)
         sys.stdin.read()
+        # Leaving cleanly: the Bye goes out through the networking thread (SOAP-over-UDP repeats
+        # multicasts with random delays), which stop() would end before it sent anything.
+        wsd.clearLocalServices()
+        time.sleep(1.5)
     finally:
         wsd.stop()
 

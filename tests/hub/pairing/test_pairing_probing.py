@@ -53,7 +53,7 @@ async def test_the_poller_probes_at_start_and_every_five_minutes(tmp_path: Path,
         poller.start()
         await until(lambda: poller.rounds == 1, "the first probe", 30)
         assert poller.status() == {"state": "running", "reason": None, "last_probe": clock.time(), "found": 1,
-                                   "every": PROBE_EVERY_S}  # fmt: skip
+                                   "every": PROBE_EVERY_S, "listening": False, "listen_error": None}  # fmt: skip
         assert probes == [(["10.0.0.2"], (NETWORK_VIDEO_TRANSMITTER,))]  # rtsp_camera and fakecam ask the same
         assert sorted(handed[0][0]) == sorted([DOMAIN, "rtsp_camera"]) and len(handed) == 1  # not the printer
         await clock.advance(PROBE_EVERY_S - 1)
