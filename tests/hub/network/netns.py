@@ -13,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -54,24 +55,33 @@ class Link:
     spare: str  # a third address of the /30 nobody has (until a test adds it)
 
 
+def _new_link(prefix: str, host_side: str, peer_side: str) -> Link:
+    """Names and a random /29 for a veth link (host .1, peer .2, .3 left free for tests that add it later)."""
+    tag = f"{random.getrandbits(24):06x}"
+    net = f"10.{random.randint(200, 249)}.{random.randint(0, 255)}"  # 10.250/16 is the WS-Discovery tests'
+    base = random.randrange(0, 256, 8)
+    return Link(f"{prefix}-{tag}", f"{host_side}{tag}", f"{peer_side}{tag}", f"{net}.{base + 1}", f"{net}.{base + 2}",
+                f"{net}.{base + 3}")  # fmt: skip
+
+
+def _wire(link: Link, host_ns: str | None) -> None:
+    """Make `link.ns` and the veth pair from `host_ns` (None: this process's namespace) into it."""
+    ip("netns", "add", link.ns)
+    ip("link", "add", link.host_if, "type", "veth", "peer", "name", link.peer_if, "netns", link.ns, ns=host_ns)
+    ip("addr", "add", f"{link.host}/29", "dev", link.host_if, ns=host_ns)
+    ip("link", "set", link.host_if, "up", "multicast", "on", ns=host_ns)
+    ip("link", "set", "lo", "up", ns=link.ns)
+    ip("addr", "add", f"{link.peer}/29", "dev", link.peer_if, ns=link.ns)
+    ip("link", "set", link.peer_if, "up", "multicast", "on", ns=link.ns)
+
+
 @contextlib.contextmanager
 def private_link() -> Iterator[Link]:
     """Make the namespace and veth pair; always delete both."""
     require_tools()
-    tag = f"{random.getrandbits(24):06x}"
-    base = (random.randint(200, 249), random.randint(0, 255), random.randrange(0, 256, 8))  # 10.250/16: WS-Discovery tests
-    net = f"10.{base[0]}.{base[1]}"
-    # a /29: host .1, peer .2, and .3 left free for tests that add an address later
-    link = Link(f"mdns-{tag}", f"mh{tag}", f"mp{tag}", f"{net}.{base[2] + 1}", f"{net}.{base[2] + 2}",
-                f"{net}.{base[2] + 3}")
+    link = _new_link("mdns", "mh", "mp")
     try:
-        ip("netns", "add", link.ns)
-        ip("link", "add", link.host_if, "type", "veth", "peer", "name", link.peer_if, "netns", link.ns)
-        ip("addr", "add", f"{link.host}/29", "dev", link.host_if)
-        ip("link", "set", link.host_if, "up", "multicast", "on")
-        ip("link", "set", "lo", "up", ns=link.ns)
-        ip("addr", "add", f"{link.peer}/29", "dev", link.peer_if, ns=link.ns)
-        ip("link", "set", link.peer_if, "up", "multicast", "on", ns=link.ns)
+        _wire(link, None)
         yield link
     finally:
         with contextlib.suppress(RuntimeError):
@@ -87,22 +97,26 @@ def second_namespace(link: Link) -> Iterator[Link]:
     The Link it gives has `ns` the new namespace with address `peer`, and `host`/`host_if` the end
     inside `link.ns`: hub and device on two network stacks, none of them the test process's.
     """
-    tag = f"{random.getrandbits(24):06x}"
-    net = f"10.{random.randint(200, 249)}.{random.randint(0, 255)}"
-    base = random.randrange(0, 256, 8)
-    hop = Link(f"mdnb-{tag}", f"ma{tag}", f"mb{tag}", f"{net}.{base + 1}", f"{net}.{base + 2}", f"{net}.{base + 3}")
+    hop = _new_link("mdnb", "ma", "mb")
     try:
-        ip("netns", "add", hop.ns)
-        ip("link", "add", hop.host_if, "type", "veth", "peer", "name", hop.peer_if, "netns", hop.ns, ns=link.ns)
-        ip("addr", "add", f"{hop.host}/29", "dev", hop.host_if, ns=link.ns)
-        ip("link", "set", hop.host_if, "up", "multicast", "on", ns=link.ns)
-        ip("link", "set", "lo", "up", ns=hop.ns)
-        ip("addr", "add", f"{hop.peer}/29", "dev", hop.peer_if, ns=hop.ns)
-        ip("link", "set", hop.peer_if, "up", "multicast", "on", ns=hop.ns)
+        _wire(hop, link.ns)
         yield hop
     finally:
         with contextlib.suppress(RuntimeError):
             ip("netns", "del", hop.ns)  # takes its veth end and so the pair with it
+
+
+async def stop_child(proc: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> int:
+    """Ask a child to stop with `sig`, kill it after 30 s; its exit code."""
+    if proc.returncode is None:
+        proc.send_signal(sig)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode
 
 
 def namespace_exists(name: str) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from netns import Link, link_fixture, private_link  # noqa: F401 - the link and peer fixtures
+from netns import Link, link_fixture, private_link, stop_child  # noqa: F401 - the link and peer fixtures
 from waiting import until
 
 from hub.demo import write_demo_config
@@ -79,12 +79,6 @@ async def test_the_demo_newcomer_is_found_by_mdns_and_paired_from_the_lan(tmp_pa
 
             assert 0 < await until(level, "the paired tank's level through the API", 60) <= 100
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-    assert proc.returncode == 0, log.read_text()[-3000:]
+        code = await stop_child(proc, signal.SIGINT)
+    assert code == 0, log.read_text()[-3000:]
     assert "Traceback" not in log.read_text()

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from netns import Link, PeerProcess, link_fixture, namespace_exists, second_namespace  # noqa: F401 - the link fixture
+from netns import Link, PeerProcess, link_fixture, namespace_exists, second_namespace, stop_child  # noqa: F401 - the link fixture
 from waiting import until
 
 PORT = 18124
@@ -42,18 +42,6 @@ async def child(ns: str, args: list[str], log: Path) -> asyncio.subprocess.Proce
     with log.open("wb") as out:
         return await asyncio.create_subprocess_exec("ip", "netns", "exec", ns, sys.executable, *args,
                                                     stdout=out, stderr=out, env=env)  # fmt: skip
-
-
-async def stop(proc: asyncio.subprocess.Process) -> int:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode
 
 
 @pytest.mark.parametrize("interfaces", ["the A-B link", "all"])
@@ -114,8 +102,8 @@ async def test_hub_and_device_in_two_namespaces_find_each_other_and_pair(
 
                 assert await until(level, "the tank's level across the two namespaces", 60) == pytest.approx(60, abs=2)
     finally:
-        sensor_code = await stop(sensor)
-        hub_code = await stop(hub)
+        sensor_code = await stop_child(sensor)
+        hub_code = await stop_child(hub)
     assert hub_code == 0, hub_log.read_text()[-3000:]
     assert sensor_code in (0, -signal.SIGTERM), sensor_log.read_text()[-3000:]
     assert "Traceback" not in hub_log.read_text() + sensor_log.read_text()

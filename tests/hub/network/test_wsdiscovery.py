@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -184,16 +183,9 @@ async def test_unusable_interface_address_gives_no_matches_and_no_exception(capl
     assert "cannot probe from fe80::1" in caplog.text
 
 
-def _require_namespace_tools() -> None:
-    """Root and `ip` are required: a missing tool is a failure, never a skip (CI=true or not)."""
-    missing = wsd_netns.missing_tools()
-    if missing:
-        pytest.fail(f"WS-Discovery namespace test needs {', '.join(missing)} (CI={os.environ.get('CI')!r})")
-
-
 @pytest.mark.slow
 async def test_probe_finds_wsdiscovery_publisher_in_a_namespace(tmp_path: Path) -> None:
-    _require_namespace_tools()
+    wsd_netns.require_tools()
     endpoint = uuid.uuid4().urn
     with wsd_netns.veth_namespace() as ns:
         device = wsd_netns.Device(
@@ -222,7 +214,7 @@ async def test_probe_finds_wsdiscovery_publisher_in_a_namespace(tmp_path: Path) 
 
 @pytest.mark.slow
 async def test_probe_for_another_type_finds_nothing(tmp_path: Path) -> None:
-    _require_namespace_tools()
+    wsd_netns.require_tools()
     with wsd_netns.veth_namespace() as ns:
         device = wsd_netns.Device(uuid.uuid4().urn, f"http://{ns.peer_address}/onvif/device_service", (NAME_SCOPE,))
         async with wsd_netns.publisher(ns, device, tmp_path / "publisher.log"):

@@ -3,7 +3,6 @@ namespace announcing a camera on joining and leaving, heard by the listener and 
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -75,15 +74,9 @@ def test_anything_else_is_no_announcement(data: bytes) -> None:
     assert parse_announcement(data) is None
 
 
-def _require_namespace_tools() -> None:
-    missing = wsd_netns.missing_tools()
-    if missing:
-        pytest.fail(f"WS-Discovery namespace test needs {', '.join(missing)} (CI={os.environ.get('CI')!r})")
-
-
 @pytest.mark.slow
 async def test_the_listener_hears_a_camera_join_and_leave_on_its_interface_only(tmp_path: Path) -> None:
-    _require_namespace_tools()
+    wsd_netns.require_tools()
     heard: list[Any] = []
     with wsd_netns.veth_namespace() as ns:
         device = wsd_netns.Device(uuid.uuid4().urn, f"http://{ns.peer_address}/onvif/device_service",
@@ -108,7 +101,7 @@ async def test_the_listener_hears_a_camera_join_and_leave_on_its_interface_only(
 async def test_the_poller_offers_a_camera_on_its_hello_and_marks_it_gone_on_its_bye(
     tmp_path: Path, clock: ManualClock
 ) -> None:
-    _require_namespace_tools()
+    wsd_netns.require_tools()
     hub = Hub(tmp_path, clock=clock)
     await hub.start()
     found: list[tuple[list[str], Found]] = []

@@ -43,6 +43,15 @@ def missing_tools() -> list[str]:
     return missing
 
 
+def require_tools() -> None:
+    """Root and `ip` are required: a missing tool is a failure, never a skip (CI=true or not)."""
+    missing = missing_tools()
+    if missing:
+        import pytest
+
+        pytest.fail(f"WS-Discovery namespace test needs {', '.join(missing)} (CI={os.environ.get('CI')!r})")
+
+
 def _ip(*args: str) -> str:
     result = subprocess.run(["ip", *args], check=False, capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
