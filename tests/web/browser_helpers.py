@@ -1,10 +1,17 @@
-"""What every browser test does: Playwright's expect, route matching, logging in, a free port."""
+"""What every browser test does: Playwright's expect, route matching, logging in, a free port, the texts."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+from pathlib import Path
 from typing import Any
+
+I18N = Path(__file__).resolve().parents[2] / "web" / "static" / "i18n"
+# The dashboard's texts, to find elements by what a person reads.
+EN: dict[str, Any] = json.loads((I18N / "en.json").read_text(encoding="utf-8"))
+ES: dict[str, Any] = json.loads((I18N / "es-MX.json").read_text(encoding="utf-8"))
 
 
 def expect(target: Any) -> Any:

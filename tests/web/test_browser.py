@@ -7,14 +7,12 @@ and keeps a full-page PNG of each page at its key moment in test-artifacts/scree
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-from browser_helpers import expect, hash_is, live, log_in
+from browser_helpers import EN, ES, expect, hash_is, live, log_in
 
 from hub.runtime import Hub
 
@@ -23,10 +21,6 @@ from hub.runtime import Hub
 HubFactory = Any
 Pages = Any
 
-ROOT = Path(__file__).resolve().parents[2]
-I18N = ROOT / "web" / "static" / "i18n"
-EN: dict[str, Any] = json.loads((I18N / "en.json").read_text(encoding="utf-8"))
-ES: dict[str, Any] = json.loads((I18N / "es-MX.json").read_text(encoding="utf-8"))
 
 LEVEL = "sensor.test_level"
 LEVEL_ATTRS = {"unit_of_measurement": "cm", "friendly_name": "Test level"}

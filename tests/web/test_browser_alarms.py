@@ -8,12 +8,10 @@ confirmation, and the command-centre link banner while the receiver does not ans
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
-from browser_helpers import expect, free_port, hash_is, log_in
+from browser_helpers import EN, ES, expect, free_port, hash_is, log_in
 
 from hub.runtime import Hub
 
@@ -22,9 +20,6 @@ from hub.runtime import Hub
 HubFactory = Any
 Pages = Any
 
-ROOT = Path(__file__).resolve().parents[2]
-EN: dict[str, Any] = json.loads((ROOT / "web" / "static" / "i18n" / "en.json").read_text(encoding="utf-8"))
-ES: dict[str, Any] = json.loads((ROOT / "web" / "static" / "i18n" / "es-MX.json").read_text(encoding="utf-8"))
 
 PANEL = "alarm_control_panel.casa"
 DOOR = "binary_sensor.front_door"

@@ -7,12 +7,11 @@ approved, cancelled after a confirmation, and then in the history.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-from browser_helpers import expect, free_port, hash_is, log_in
+from browser_helpers import EN, expect, free_port, hash_is, log_in
 
 from hub.runtime import Hub
 
@@ -21,8 +20,6 @@ from hub.runtime import Hub
 HubFactory = Any
 Pages = Any
 
-ROOT = Path(__file__).resolve().parents[2]
-EN: dict[str, Any] = json.loads((ROOT / "web" / "static" / "i18n" / "en.json").read_text(encoding="utf-8"))
 
 AUTOMATIONS = """\
 - id: say_hello

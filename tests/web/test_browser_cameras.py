@@ -9,7 +9,6 @@ Leaving the page ends the live view on the hub.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from browser_helpers import expect, hash_is, log_in
+from browser_helpers import EN, expect, hash_is, log_in
 from waiting import until
 
 from hub.runtime import Hub
@@ -38,7 +37,6 @@ from test_cam_pipeline import head_and_shoulders, write_slides
 HubFactory = Any
 Pages = Any
 
-EN: dict[str, Any] = json.loads((ROOT / "web" / "static" / "i18n" / "en.json").read_text(encoding="utf-8"))
 WAIT_MS = 60_000  # a face is detected on motion, recognised in a worker process, on a busy 2-core machine
 FRONT, PATIO = "front_door", "patio"
 

@@ -9,14 +9,13 @@ under "Show ignored" and forgotten. A resident on a phone sees the list without 
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import expect, hash_is, log_in
+from browser_helpers import EN, expect, hash_is, log_in
 
 from hub.runtime import Hub
 
@@ -34,7 +33,6 @@ from test_cam_pairing import announced
 HubFactory = Any
 Pages = Any
 
-EN: dict[str, Any] = json.loads((ROOT / "web" / "static" / "i18n" / "en.json").read_text(encoding="utf-8"))
 CAMERA_PASSWORD = "secret"
 
 

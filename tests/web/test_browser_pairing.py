@@ -7,20 +7,17 @@ The devices are "found" by handing the hub what its mDNS browser reports for the
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import expect, free_port, hash_is, log_in
+from browser_helpers import EN, expect, free_port, hash_is, log_in
 
 from firmware.sim.tank_physics import SimulatedTank
 from firmware.sim.tank_wifi import WifiTankSimulator
+from hub.demo_wifi_tank import found_from
 from hub.pairing import Found
 from hub.runtime import Hub
 
-ROOT = Path(__file__).resolve().parents[2]
-EN: dict[str, Any] = json.loads((ROOT / "web" / "static" / "i18n" / "en.json").read_text(encoding="utf-8"))
 PIN = 271828
 HubFactory = Any
 Pages = Any
@@ -43,10 +40,7 @@ async def test_a_tank_sensor_pairs_with_its_pin_and_an_esphome_device_is_only_li
     await hub.auth.create_user("ana", "Ana", password, "admin", language="en")
     tank = SimulatedTank(1100.0, 1.2, 1.4, 45.0, noise_mm=0.0, spike_probability=0.0)
     async with WifiTankSimulator(tank, serial="MT0A1B2C", pin=PIN, capacity_l=1100, tank_height_m=1.2) as sim:
-        spec = sim.spec()
-        [row] = await hub.pairing.found(["modbus_tank"], Found(
-            source="zeroconf", type=spec.type, name=spec.name, host=spec.address, addresses=(spec.address,),
-            port=spec.port, properties=dict(spec.properties), origin=f"zeroconf:{spec.name}.{spec.type}"))
+        [row] = await hub.pairing.found(["modbus_tank"], found_from(sim.spec()))
         [esp] = await hub.pairing.found(["esphome"], Found(
             source="zeroconf", type="_esphomelib._tcp.local.", name="garage", host="127.0.0.1", port=6053,
             properties={"mac": "a4cf12b3c4d5", "version": "2024.6.1", "friendly_name": "Garage door"}))
