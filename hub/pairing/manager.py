@@ -36,8 +36,9 @@ _LOGGER = logging.getLogger(__name__)
 # A listed device unseen this long leaves the list (a neighbour's BLE sensor heard once, a camera
 # unplugged): found again, it is listed again. BLE sightings and WS-Discovery answers refresh
 # `last_seen` while the device is there; an mDNS device stays until it said goodbye. Looked at
-# when the list is read (one DELETE) and at start: no timer of its own.
+# at start and when the list is read, at most once an hour: no timer of its own, no write per read.
 STALE_AFTER_S = 24 * 3600.0
+EXPIRE_AT_MOST_EVERY_S = 3600.0
 REFRESHED_SOURCES = ("bluetooth", "wsdiscovery")
 EVENT_DEVICE_DISCOVERED = "device_discovered"
 EVENT_DEVICE_PAIRED = "device_paired"
@@ -62,6 +63,7 @@ class PairingManager:
         self._lock = asyncio.Lock()  # one found/update at a time: no two rows for one device
         self.poller: WsDiscoveryPoller | None = None  # set by the hub when multicast discovery is on
         self._index: dict[str, Any] | None = None  # the manifests' matchers, compiled on first use
+        self._expired_at: float | None = None  # hub time of the last look for stale rows
 
     async def start(self) -> None:
         """Create or migrate the table; drop stale rows."""
@@ -70,8 +72,10 @@ class PairingManager:
 
     async def expire(self) -> int:
         """Forget rows unseen for STALE_AFTER_S that are gone or would have been seen again; how many."""
+        now = self._hub.clock.time()
+        self._expired_at = now
         async with self._lock:
-            count = await self._store.expire(self._hub.clock.time() - STALE_AFTER_S, REFRESHED_SOURCES)
+            count = await self._store.expire(now - STALE_AFTER_S, REFRESHED_SOURCES)
         if count:
             _LOGGER.info("Discovered list: %d device(s) not seen for a day left the list", count)
         return count
@@ -160,7 +164,8 @@ class PairingManager:
 
     async def list(self, *, ignored: bool = False) -> list[Discovered]:
         """The Discovered list, newest sighting first, stale rows dropped first; ignored rows only when asked."""
-        await self.expire()
+        if self._expired_at is None or self._hub.clock.time() - self._expired_at >= EXPIRE_AT_MOST_EVERY_S:
+            await self.expire()
         return await self._store.all(ignored=ignored)
 
     async def get(self, item_id: str) -> Discovered:
