@@ -49,7 +49,7 @@ def read_pin(config_dir: Path) -> int | None:
 
 
 def found_from(spec: ServiceSpec) -> Any:
-    """What the hub's mDNS browser would report for this announcement."""
+    """What the hub's mDNS browser would report for this announcement (tests hand it over the same way)."""
     from .pairing import Found
 
     return Found(source="zeroconf", type=spec.type, name=spec.name, host=spec.address, addresses=(spec.address,),

@@ -217,12 +217,6 @@ class WifiTankSimulator:
                 await writer.wait_closed()
 
 
-@contextlib.asynccontextmanager
-async def no_announcer(spec: ServiceSpec) -> AsyncIterator[ServiceSpec]:
-    """An announcer that announces nothing (the spec is handed over some other way)."""
-    yield spec
-
-
 def mdns_announcer(hostname: str) -> Announcer:
     """Announce with the firmware's own mDNS responder (firmware/mdns), bound to the spec's address only."""
 

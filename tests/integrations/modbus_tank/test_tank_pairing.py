@@ -18,7 +18,7 @@ from waiting import until
 
 from firmware.sim.tank_physics import SimulatedTank
 from firmware.sim.tank_wifi import ServiceSpec, WifiTankSimulator
-from hub.pairing import Found
+from hub.demo_wifi_tank import found_from
 from hub.runtime import Hub
 from integrations.modbus_tank.pairing import async_discovered, entry_config, tank_block
 
@@ -27,13 +27,6 @@ PIN = 482913
 SERIAL = "MT0A1B2C"
 
 pytestmark = pytest.mark.usefixtures("quiet_pymodbus")
-
-
-def found_from(spec: ServiceSpec, port: int | None = None) -> Found:
-    """What the hub's mDNS browser reports for this announcement."""
-    return Found(source="zeroconf", type=spec.type, name=spec.name, host=spec.address, addresses=(spec.address,),
-                 port=port or spec.port, properties=dict(spec.properties),
-                 origin=f"zeroconf:{spec.name}.{spec.type}")  # fmt: skip
 
 
 def water_tank() -> SimulatedTank:
